@@ -1,0 +1,43 @@
+"""gcp-mlops: a complete Google Cloud training setup, declared.
+
+Configuration in, components composed, outputs out. See README.md for the picture.
+"""
+
+import pulumi
+
+from components import labels
+from components.apis import ProjectApis, ProjectApisArgs, required_services
+from components.config import load_from_pulumi
+from components.iam import Grant
+from components.identities import Identities, IdentitiesArgs
+from components.storage import DataBucket, DataBucketArgs
+
+settings = load_from_pulumi()
+labels.apply_to_stack(labels.stack_labels(pulumi.get_project(), settings.stack, settings.extra_labels))
+
+apis = ProjectApis("apis", ProjectApisArgs(project=settings.project, services=required_services(settings)))
+identities = Identities("identities", IdentitiesArgs(project=settings.project, stack=settings.stack, apis=apis))
+
+data = DataBucket("data", DataBucketArgs(
+    project=settings.project,
+    settings=settings.bucket,
+    apis=apis,
+    iam={
+        "trainer-objects": Grant("roles/storage.objectAdmin", identities.member("trainer")),
+        "workstation-objects": Grant("roles/storage.objectAdmin", identities.member("workstation")),
+        "deployer-objects": Grant("roles/storage.objectAdmin", identities.member("deployer")),
+    },
+))
+
+# --- workstation (issue 4) ---
+
+# --- registry and trainer image / package (issue 5) ---
+
+# --- training job (issue 6) ---
+
+# --- CI identity (issue 7) ---
+
+pulumi.export("bucket_name", data.name)
+pulumi.export("bucket_url", data.url)
+pulumi.export("dvc_commands", data.dvc_commands)
+pulumi.export("service_accounts", {role: identities.email(role) for role in identities.accounts})
