@@ -1,0 +1,1 @@
+"""Loopback fakes of Google Cloud APIs for offline tests."""
