@@ -62,6 +62,9 @@ class ProjectApis(pulumi.ComponentResource):
         }
         self.register_outputs({"services": sorted(self.services)})
 
+    def enables(self, api: str) -> bool:
+        return f"{api}.googleapis.com" in self.services
+
     def needed_by(self, *apis: str) -> list[pulumi.Resource]:
         """The Service resources for short API names such as "storage" or "aiplatform"."""
         missing = [api for api in apis if f"{api}.googleapis.com" not in self.services]

@@ -136,17 +136,17 @@ class StackMocks(pulumi.runtime.Mocks):
         state = {**inputs, **computed}
         return state.get("id") or f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, Optional[list]]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {"accessToken": "ya29.test-access-token", "project": TEST_PROJECT, "region": "europe-west1",
-                    "id": "client-config"}, None
+                    "id": "client-config"}
         if args.token == "gcp:organizations/getProject:getProject":
             return {"projectId": args.args.get("projectId", TEST_PROJECT), "number": TEST_PROJECT_NUMBER,
-                    "id": f"projects/{TEST_PROJECT}"}, None
+                    "id": f"projects/{TEST_PROJECT}"}
         if args.token == "gcp:storage/getProjectServiceAccount:getProjectServiceAccount":
             return {"emailAddress": f"service-{TEST_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com",
                     "member": f"serviceAccount:service-{TEST_PROJECT_NUMBER}@gs-project-accounts.iam.gserviceaccount.com",
-                    "id": "gcs-agent"}, None
+                    "id": "gcs-agent"}
         raise NotImplementedError(f"the test mocks do not know the invoke {args.token}")
 
 

@@ -1,0 +1,85 @@
+"""Customer-managed encryption (CMEK): the key, and the service agents allowed to use it.
+
+`encryptionKey: create` declares a key ring and a rotating key in gcp:region; a KMS key name
+uses that key. Either way the Google service agents that encrypt on the stack's behalf
+(Cloud Storage, Compute Engine, Artifact Registry, Vertex AI) are granted
+`roles/cloudkms.cryptoKeyEncrypterDecrypter` on that key only, and everything encrypted
+with it waits for those grants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional
+
+import pulumi
+import pulumi_gcp as gcp
+
+from components import iam, naming
+from components.apis import ProjectApis
+
+ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
+ROTATION_PERIOD = f"{90 * 24 * 3600}s"
+
+
+@dataclass
+class EncryptionKeyArgs:
+    project: str
+    region: str
+    stack: str
+    key: str  # "create" or a KMS key name
+    apis: ProjectApis
+    keep_key: bool = True
+
+
+class EncryptionKey(pulumi.ComponentResource):
+    key_name: pulumi.Output[str]
+    grants: list[pulumi.Resource]
+
+    def __init__(self, name: str, args: EncryptionKeyArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gcp-mlops:kms:EncryptionKey", name, None, opts)
+        kms_api = args.apis.needed_by("cloudkms")
+        if args.key == "create":
+            ring = gcp.kms.KeyRing(
+                "ring", project=args.project, location=args.region,
+                name=naming.resource_id(args.stack, "gcp-mlops"),
+                # Key rings cannot be deleted in Google Cloud: Pulumi can only forget them.
+                opts=pulumi.ResourceOptions(parent=self, depends_on=kms_api, retain_on_delete=True),
+            )
+            key = gcp.kms.CryptoKey(
+                "key", key_ring=ring.id, name="data", purpose="ENCRYPT_DECRYPT",
+                rotation_period=ROTATION_PERIOD, labels={"purpose": "mlops-cmek"},
+                # Destroying the key makes everything encrypted with it unreadable: keep it unless
+                # the data is destroyed too.
+                opts=pulumi.ResourceOptions(parent=self, retain_on_delete=args.keep_key),
+            )
+            key_name = key.id
+        else:
+            key_name = pulumi.Output.from_input(args.key)
+
+        project_number = gcp.organizations.get_project_output(project_id=args.project).number
+        storage_agent = gcp.storage.get_project_service_account_output(project=args.project)
+        agents = {
+            "storage": storage_agent.member,
+            "compute": project_number.apply(
+                lambda number: f"serviceAccount:service-{number}@compute-system.iam.gserviceaccount.com"),
+        }
+        for short_name in ("artifactregistry", "aiplatform"):
+            if not args.apis.enables(short_name):
+                continue
+            agent = gcp.projects.ServiceIdentity(
+                f"{short_name}-agent", project=args.project, service=f"{short_name}.googleapis.com",
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by(short_name)))
+            agents[short_name] = agent.member
+
+        members = iam.bind(
+            "key", {agent: iam.Grant(ENCRYPTER, member) for agent, member in agents.items()},
+            lambda member_name, grant, member_opts: gcp.kms.CryptoKeyIAMMember(
+                member_name, crypto_key_id=key_name, role=grant.role, member=grant.member, opts=member_opts),
+            pulumi.ResourceOptions(parent=self, depends_on=kms_api),
+        )
+        self.grants = list(members.values())
+        # Whatever reads `key_name` waits for the grants: encrypting before the agent may use the
+        # key fails (e.g. bucket creation with a 403 from Cloud KMS).
+        self.key_name = pulumi.Output.all(key_name, *(grant.id for grant in self.grants)).apply(lambda v: v[0])
+        self.register_outputs({"key_name": self.key_name})
