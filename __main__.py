@@ -8,6 +8,7 @@ import pulumi
 from components import labels
 from components.apis import ProjectApis, ProjectApisArgs, required_services
 from components.config import load_from_pulumi
+from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.iam import Grant
 from components.identities import Identities, IdentitiesArgs
 from components.storage import DataBucket, DataBucketArgs
@@ -18,10 +19,17 @@ labels.apply_to_stack(labels.stack_labels(pulumi.get_project(), settings.stack, 
 apis = ProjectApis("apis", ProjectApisArgs(project=settings.project, services=required_services(settings)))
 identities = Identities("identities", IdentitiesArgs(project=settings.project, stack=settings.stack, apis=apis))
 
+encryption = EncryptionKey("cmek", EncryptionKeyArgs(
+    project=settings.project, region=settings.region, stack=settings.stack, key=settings.encryption_key,
+    apis=apis, keep_key=not settings.bucket.destroy_data,
+)) if settings.uses_cmek else None
+kms_key_name = encryption.key_name if encryption else None
+
 data = DataBucket("data", DataBucketArgs(
     project=settings.project,
     settings=settings.bucket,
     apis=apis,
+    kms_key_name=kms_key_name,
     iam={
         "trainer-objects": Grant("roles/storage.objectAdmin", identities.member("trainer")),
         "workstation-objects": Grant("roles/storage.objectAdmin", identities.member("workstation")),
