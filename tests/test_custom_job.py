@@ -501,3 +501,18 @@ def test_worker_pool_spec_rejects_inconsistent_arguments(kwargs: dict[str, Any],
 def test_worker_pool_spec_rejects_a_non_positive_replica_count() -> None:
     with pytest.raises(ValueError, match="replica_count"):
         worker_pool_spec("n1-standard-4", 0, container_image=IMAGE)
+
+
+def test_wait_for_running_reports_a_job_that_fails_before_running(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    vertex.script_next_job(["JOB_STATE_PENDING", "JOB_STATE_FAILED"], error_message="Image pull failed")
+
+    with pytest.raises(custom_job.CustomJobFailedError, match="JOB_STATE_FAILED: Image pull failed"):
+        provider.create(props_for(vertex, wait_for="running"))
+
+
+def test_the_resource_declares_its_type_and_every_output() -> None:
+    assert custom_job.CustomJob._resource_type_name == "dynamic/vertex:CustomJob"
+    declared = set(custom_job.CustomJob.__annotations__)
+    assert declared == set(custom_job.INPUT_KEYS) | set(custom_job.OUTPUT_ONLY_KEYS)
+    args = custom_job.CustomJobArgs(project=PROJECT, region=REGION, display_name="t", job_spec=job_spec())
+    assert list(args.to_props()) == list(custom_job.INPUT_KEYS)
