@@ -487,15 +487,18 @@ def _github_settings(read: _Reader) -> GithubSettings:
 
 def _encryption_key(read: _Reader, region: str, bucket_location: str) -> str:
     key = read.value("encryptionKey")
-    if not key or key == "create":
+    if not key:
         return key
-    match = KMS_KEY_NAME.match(key)
-    if read.check(match is not None, "encryptionKey", key,
-                  "empty (Google-managed), 'create', or projects/P/locations/L/keyRings/R/cryptoKeys/K"):
+    if key != "create":
+        match = KMS_KEY_NAME.match(key)
+        if not read.check(match is not None, "encryptionKey", key,
+                          "empty (Google-managed), 'create', or projects/P/locations/L/keyRings/R/cryptoKeys/K"):
+            return key
         read.check(match.group(1) == region, "encryptionKey", key,
                    f"the key must be in gcp:region {region!r}: disks and the repository need a key in their region")
-        read.check(bucket_location.lower() == region, "encryptionKey", key,
-                   f"with CMEK, bucketLocation must be gcp:region {region!r} (it is {bucket_location!r})")
+    # A regional key can only encrypt a bucket in the same region.
+    read.check(bucket_location.lower() == region, "encryptionKey", key,
+               f"with CMEK, bucketLocation must be gcp:region {region!r} (it is {bucket_location!r})")
     return key
 
 

@@ -69,7 +69,7 @@ class EncryptionKey(pulumi.ComponentResource):
                 continue
             agent = gcp.projects.ServiceIdentity(
                 f"{short_name}-agent", project=args.project, service=f"{short_name}.googleapis.com",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by(short_name)))
+                opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by(short_name, "serviceusage")))
             agents[short_name] = agent.member
 
         members = iam.bind(
