@@ -156,11 +156,22 @@ def _account(inputs: dict, project: str, name: str) -> dict:
             "uniqueId": str(int(hashlib.sha256(email.encode()).hexdigest()[:12], 16))}
 
 
+def _custom_job(inputs: dict, project: str, name: str) -> dict:
+    """What the provider's create returns for a job Vertex AI accepted (computed by the provider's code)."""
+    from components.custom_job import JobInputs, job_outputs
+
+    job_inputs = JobInputs.from_props({k: v for k, v in inputs.items() if k != "__provider"})
+    job = {"name": f"projects/{TEST_PROJECT_NUMBER}/locations/{job_inputs.region}/customJobs/4242",
+           "state": "JOB_STATE_PENDING", "createTime": "2026-11-28T12:00:00Z"}
+    return {**job_outputs(job_inputs, job, "create-token"), "id": job["name"]}
+
+
 def _digest(text: str) -> str:
     return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 OUTPUTS = {
+    "pulumi-python:dynamic/vertex:CustomJob": _custom_job,
     "gcp:serviceaccount/account:Account": _account,
     "gcp:storage/bucket:Bucket": lambda i, p, n: {"url": f"gs://{i['name']}", "selfLink": f"https://www.googleapis.com/storage/v1/b/{i['name']}"},
     "gcp:artifactregistry/repository:Repository": lambda i, p, n: {
