@@ -1,0 +1,147 @@
+"""Side-by-side benchmark: the trainer's loop vs a bare loop (ceiling) vs a naive per-row
+pandas Dataset + DataLoader, CSV loading vs pandas.read_csv, and model quality vs the
+true-probability ceiling of the synthetic data.
+
+    cd training && python bench/bench.py [--rows 200000] [--csv-rows 1000000]
+
+Not a test: figures depend on the machine. Needs pandas (requirements-test.txt).
+"""
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from trainer import data, distributed, synthetic, task  # noqa: E402
+from trainer.model import TipClassifier  # noqa: E402
+
+
+def fresh_model(preprocessing, seed=0):
+    torch.manual_seed(seed)
+    model = TipClassifier(preprocessing.num_numeric, preprocessing.vocabulary_sizes)
+    return model, task.make_optimizer(model, 0.001, 0.0)
+
+
+def trainer_loop(preprocessing, train, batch_size, epochs):
+    """(a) the trainer's own epoch function, shuffling included."""
+    model, optimizer = fresh_model(preprocessing)
+    started = time.perf_counter()
+    for epoch in range(epochs):
+        permutation = task.epoch_permutation(len(train), 0, epoch, distributed.Replica())
+        task.train_one_epoch(model, optimizer, train, permutation, batch_size, task.contextlib.nullcontext, None)
+    return epochs * len(train) / (time.perf_counter() - started)
+
+
+def bare_loop(preprocessing, train, batch_size, epochs):
+    """(b) the ceiling: the same model and optimizer over pre-built tensors, no shuffling, no bookkeeping."""
+    model, optimizer = fresh_model(preprocessing)
+    numeric, categorical, label = train.numeric, train.categorical, train.label
+    started = time.perf_counter()
+    for _ in range(epochs):
+        for i in range(0, len(label), batch_size):
+            loss = F.binary_cross_entropy_with_logits(model(numeric[i : i + batch_size], categorical[i : i + batch_size]),
+                                                      label[i : i + batch_size])  # fmt: skip
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+    return epochs * len(label) / (time.perf_counter() - started)
+
+
+def naive_loop(preprocessing, train, batch_size, rows):
+    """(c) the common tutorial pattern: a pandas frame, a Dataset returning one row, a DataLoader."""
+    import pandas as pd
+
+    frame = pd.concat([pd.DataFrame(train.numeric[:rows].numpy()).add_prefix("x"),
+                       pd.DataFrame(train.categorical[:rows].numpy()).add_prefix("c"),
+                       pd.DataFrame({"label": train.label[:rows].numpy()})], axis=1)  # fmt: skip
+    numeric_columns = [c for c in frame.columns if c.startswith("x")]
+    categorical_columns = [c for c in frame.columns if c.startswith("c")]
+
+    class RowDataset(torch.utils.data.Dataset):
+        def __len__(self):
+            return len(frame)
+
+        def __getitem__(self, index):
+            row = frame.iloc[index]
+            return (torch.tensor(row[numeric_columns].to_numpy(dtype="float32")),
+                    torch.tensor(row[categorical_columns].to_numpy(dtype="int64")),
+                    torch.tensor(row["label"], dtype=torch.float32))  # fmt: skip
+
+    model, optimizer = fresh_model(preprocessing)
+    loader = torch.utils.data.DataLoader(RowDataset(), batch_size=batch_size, shuffle=True)
+    started = time.perf_counter()
+    for numeric, categorical, label in loader:
+        loss = F.binary_cross_entropy_with_logits(model(numeric, categorical), label)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    return rows / (time.perf_counter() - started)
+
+
+def time_loading(path):
+    import pandas as pd
+
+    started = time.perf_counter()
+    pd.read_csv(path)
+    pandas_seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    table = data.read_csv_files([path]).table
+    data.Preprocessing.fit(table).encode(table)
+    return pandas_seconds, time.perf_counter() - started
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=200_000)
+    parser.add_argument("--eval-rows", type=int, default=20_000)
+    parser.add_argument("--csv-rows", type=int, default=1_000_000)
+    parser.add_argument("--naive-rows", type=int, default=20_000, help="the naive loop is timed on a subset")
+    parser.add_argument("--batch-size", type=int, default=100)
+    parser.add_argument("--epochs", type=int, default=2)
+    args = parser.parse_args()
+    torch.set_num_threads(1)  # as the trainer does by default
+    workdir = Path(tempfile.mkdtemp(prefix="trainer-bench-"))
+
+    train_csv, eval_csv = str(workdir / "train.csv"), str(workdir / "eval.csv")
+    train_table, _ = synthetic.generate(args.rows, seed=1)
+    eval_table, eval_probability = synthetic.generate(args.eval_rows, seed=2)
+    data.write_csv(train_table, train_csv)
+    data.write_csv(eval_table, eval_csv)
+    table = data.read_csv_files([train_csv]).table
+    preprocessing = data.Preprocessing.fit(table)
+    train = preprocessing.encode(table)
+
+    trainer_loop(preprocessing, train, args.batch_size, 1)  # warm-up
+    trainer_rate = trainer_loop(preprocessing, train, args.batch_size, args.epochs)
+    ceiling_rate = bare_loop(preprocessing, train, args.batch_size, args.epochs)
+    naive_rate = naive_loop(preprocessing, train, args.batch_size, args.naive_rows)
+    print(f"training throughput at batch size {args.batch_size} on {args.rows} rows (samples/s):")
+    print(f"  (a) trainer loop     {trainer_rate:12.0f}")
+    print(f"  (b) bare loop        {ceiling_rate:12.0f}   trainer / ceiling = {trainer_rate / ceiling_rate:.2f}  (goal >= 0.80)")
+    print(f"  (c) naive DataLoader {naive_rate:12.0f}   trainer / naive   = {trainer_rate / naive_rate:.1f}x (goal >= 20x)")
+
+    big_csv = str(workdir / "big.csv")
+    data.write_csv(synthetic.generate(args.csv_rows, seed=5)[0], big_csv)
+    pandas_seconds, trainer_seconds = time_loading(big_csv)
+    print(f"loading {args.csv_rows} CSV rows: pandas.read_csv {pandas_seconds:.2f}s, trainer CSV -> tensors "
+          f"{trainer_seconds:.2f}s, ratio {trainer_seconds / pandas_seconds:.2f} (goal < 0.33)")
+
+    history = task.main(["--train-files", train_csv, "--eval-files", eval_csv, "--num-epochs", "3",
+                         "--batch-size", "100", "--learning-rate", "0.001", "--job-dir", str(workdir / "job")])  # fmt: skip
+    best = synthetic.ceiling(eval_probability, eval_table["tip"].to_numpy())
+    final = history[-1]
+    print(f"quality after 3 epochs (course settings) on {args.eval_rows} eval rows:")
+    print(f"  accuracy {final['eval_accuracy']:.4f} vs ceiling {best['accuracy']:.4f}: "
+          f"gap {100 * (best['accuracy'] - final['eval_accuracy']):.2f} points (goal <= 1)")
+    print(f"  log-loss {final['eval_loss']:.4f} vs ceiling {best['log_loss']:.4f}: "
+          f"gap {final['eval_loss'] - best['log_loss']:.4f} (goal <= 0.015)")
+
+
+if __name__ == "__main__":
+    main()
