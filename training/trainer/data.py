@@ -86,12 +86,14 @@ class Table:
 
 def read_csv(path, require_label=True):
     """One CSV file as a pyarrow Table with the schema's column types."""
-    raw = io.read_bytes(path)
-    header = _check_header(path, raw, require_label)
+    # Local files are memory-mapped (no copy); remote ones are fetched whole, once.
+    source = pa.BufferReader(io.read_bytes(path)) if io.is_remote(path) else pa.memory_map(path)
+    header = _check_header(path, source.read(1 << 16), require_label)
+    source.seek(0)
     columns = [c for c in COLUMNS if c in header]
     try:
         table = pacsv.read_csv(
-            pa.BufferReader(raw),
+            source,
             read_options=pacsv.ReadOptions(use_threads=True, block_size=16 << 20),
             convert_options=pacsv.ConvertOptions(
                 column_types={c: _COLUMN_TYPES[c] for c in columns},
@@ -102,7 +104,8 @@ def read_csv(path, require_label=True):
             ),
         )
     except pa.ArrowInvalid as error:
-        raise _diagnose(path, raw, columns, error) from None
+        source.seek(0)
+        raise _diagnose(path, source.read(), columns, error) from None
     if table.num_rows == 0:
         raise DataError(f"{path}: no data rows after the header")
     if LABEL in table.column_names:
