@@ -38,6 +38,22 @@ data = DataBucket("data", DataBucketArgs(
 ))
 
 # --- workstation (issue 4) ---
+if settings.vm.enabled:
+    from components.network import Network, NetworkArgs
+    from components.workstation import Workstation, WorkstationArgs
+
+    network = Network("network", NetworkArgs(
+        project=settings.project, region=settings.region, stack=settings.stack, apis=apis))
+    workstation = Workstation("workstation", WorkstationArgs(
+        project=settings.project, zone=settings.zone, stack=settings.stack, settings=settings.vm,
+        network=network, service_account_email=identities.email("workstation"),
+        data_bucket_name=data.name, apis=apis, kms_key_name=kms_key_name))
+    pulumi.export("workstation_name", workstation.instance_name)
+    pulumi.export("workstation_zone", workstation.zone)
+    pulumi.export("workstation_internal_ip", workstation.internal_ip)
+    pulumi.export("workstation_ssh_command", workstation.ssh_command)
+    pulumi.export("workstation_data_commands", workstation.data_commands)
+
 
 # --- registry and trainer image / package (issue 5) ---
 
