@@ -54,7 +54,6 @@ if settings.vm.enabled:
     pulumi.export("workstation_ssh_command", workstation.ssh_command)
     pulumi.export("workstation_data_commands", workstation.data_commands)
 
-
 # --- registry and trainer image / package (issue 5) ---
 
 # --- training job (issue 6) ---
