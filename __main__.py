@@ -55,6 +55,34 @@ if settings.vm.enabled:
     pulumi.export("workstation_data_commands", workstation.data_commands)
 
 # --- registry and trainer image / package (issue 5) ---
+from components.packaging import TRAINING_DIR, TrainerPackage, TrainerPackageArgs
+from components.registry import ArtifactRegistry, ArtifactRegistryArgs, ImageBuild
+
+# The trainer is built only for the mode the job runs: container mode builds and pushes the
+# image, package mode uploads an sdist for a prebuilt image (no Docker needed).
+builds_image = settings.training.enabled and settings.training.mode == "container"
+builds_package = settings.training.enabled and settings.training.mode == "package"
+registry = ArtifactRegistry("registry", ArtifactRegistryArgs(
+    project=settings.project, region=settings.region, settings=settings.registry, apis=apis,
+    kms_key_name=kms_key_name,
+    image_build=ImageBuild(context=TRAINING_DIR, dockerfile=TRAINING_DIR / "Dockerfile") if builds_image else None,
+    iam={
+        "deployer-writer": Grant("roles/artifactregistry.writer", identities.member("deployer")),
+        "workstation-reader": Grant("roles/artifactregistry.reader", identities.member("workstation")),
+        "trainer-reader": Grant("roles/artifactregistry.reader", identities.member("trainer")),
+    },
+))
+trainer_package = TrainerPackage("trainer-package", TrainerPackageArgs(
+    bucket=data, executor_image=settings.training.executor_image,
+)) if builds_package else None
+pulumi.export("registry_url", registry.url)
+pulumi.export("docker_auth_command", registry.configure_docker_command)
+if registry.image_digest_ref is not None:
+    pulumi.export("image", registry.image_digest_ref)
+    pulumi.export("docker_pull_command", registry.pull_command)
+if trainer_package is not None:
+    pulumi.export("package_uri", trainer_package.package_uri)
+    pulumi.export("executor_image", trainer_package.executor_image)
 
 # --- training job (issue 6) ---
 
