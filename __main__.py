@@ -87,6 +87,15 @@ if trainer_package is not None:
 # --- training job (issue 6) ---
 
 # --- CI identity (issue 7) ---
+if settings.github.enabled:
+    from components.ci_identity import CiIdentity, CiIdentityArgs
+
+    ci = CiIdentity("ci", CiIdentityArgs(
+        project=settings.project, stack=settings.stack, github=settings.github,
+        deployer=identities.accounts["deployer"], apis=apis))
+    # The two values GitHub Actions needs (repository variables, not secrets): docs/ci.md.
+    pulumi.export("workload_identity_provider", ci.workload_identity_provider)
+    pulumi.export("deployer_service_account", ci.deployer_service_account)
 
 pulumi.export("bucket_name", data.name)
 pulumi.export("bucket_url", data.url)

@@ -1,0 +1,1 @@
+"""Developer tools of the stack (run as `python -m tools.<name>`)."""
