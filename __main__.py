@@ -85,6 +85,23 @@ if trainer_package is not None:
     pulumi.export("executor_image", trainer_package.executor_image)
 
 # --- training job (issue 6) ---
+if settings.training.enabled:
+    from components.training_job import TrainingJob, TrainingJobArgs
+
+    training_job = TrainingJob("training", TrainingJobArgs(
+        project=settings.project, region=settings.region, stack=settings.stack, settings=settings.training,
+        service_account=identities.email("trainer"), bucket=data, apis=apis, kms_key_name=kms_key_name,
+        container_image=registry.image_digest_ref,
+        package_uri=trainer_package.package_uri if trainer_package else None,
+        executor_image=trainer_package.executor_image if trainer_package else None,
+        waits_for=[data.iam_members["trainer-objects"], *registry.iam_members.values(),
+                   *identities.trainer_users.values()],
+    ))
+    pulumi.export("training_job", {
+        "name": training_job.job.name, "state": training_job.job.state,
+        "console_url": training_job.job.console_url, "describe_command": training_job.job.describe_command,
+        "stream_logs_command": training_job.job.stream_logs_command, "model_dir": training_job.job.model_dir,
+    })
 
 # --- CI identity (issue 7) ---
 if settings.github.enabled:

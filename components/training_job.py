@@ -1,0 +1,117 @@
+"""The course's training run as part of the stack: a Vertex AI CustomJob wired to the stack's pieces.
+
+The job's definition is derived from the trainer's code (image digest or package hash) and the
+training configuration, so `pulumi up` after a code or config change submits a new run and an
+unchanged stack submits none. Each definition gets its own output directory: a new run never
+resumes from another run's checkpoints, while a run that Vertex AI restarts (preemption,
+`restartJobOnWorkerRestart`) resumes from its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import pulumi
+
+from components.apis import ProjectApis
+from components.config import TrainingSettings
+from components.custom_job import CustomJob, CustomJobArgs, worker_pool_spec
+from components.storage import DataBucket
+
+TRAINER_MODULE = "trainer.task"
+
+
+@dataclass
+class TrainingJobArgs:
+    project: str
+    region: str
+    stack: str
+    settings: TrainingSettings
+    service_account: pulumi.Input[str]
+    bucket: DataBucket
+    apis: ProjectApis
+    container_image: Optional[pulumi.Input[str]] = None  # IMAGE@sha256:… (container mode)
+    package_uri: Optional[pulumi.Input[str]] = None  # gs://…/trainer-….tar.gz (package mode)
+    executor_image: Optional[pulumi.Input[str]] = None
+    kms_key_name: Optional[pulumi.Input[str]] = None
+    # Grants the job needs before it starts (bucket access, image pull, actAs).
+    waits_for: Sequence[pulumi.Resource] = field(default_factory=list)
+
+
+def job_spec(settings: TrainingSettings, service_account: str, output_directory: str,
+             container_image: Optional[str] = None, package_uri: Optional[str] = None,
+             executor_image: Optional[str] = None) -> dict[str, Any]:
+    """The Vertex AI CustomJobSpec for the configured run: one chief, plus workers when distributed."""
+    args = [*settings.args.as_flags(), "--job-dir", output_directory]
+    if container_image:
+        code: dict[str, Any] = {"container_image": container_image}
+    else:
+        code = {"python_package_uris": [package_uri], "executor_image": executor_image,
+                "python_module": TRAINER_MODULE}
+
+    def pool(replicas: int) -> dict[str, Any]:
+        return worker_pool_spec(
+            machine_type=settings.machine_type, replica_count=replicas,
+            accelerator_type=settings.gpu_type or None, accelerator_count=settings.gpu_count,
+            args=args, **code)
+
+    pools = [pool(1)]
+    if settings.replica_count > 1:
+        pools.append(pool(settings.replica_count - 1))
+    return {
+        "workerPoolSpecs": pools,
+        "serviceAccount": service_account,
+        "baseOutputDirectory": {"outputUriPrefix": output_directory},
+        "scheduling": {
+            "timeout": f"{settings.timeout_seconds}s",
+            "strategy": "SPOT" if settings.spot else "STANDARD",
+            # DDP cannot continue with a restarted worker: restart every replica, which then
+            # resume together from the newest checkpoint.
+            "restartJobOnWorkerRestart": settings.replica_count > 1,
+        },
+    }
+
+
+def run_name(stack: str, settings: TrainingSettings, code: str) -> str:
+    """`trainer-{stack}-{hash}`: the same code and configuration give the same name."""
+    definition = json.dumps({"code": code, "settings": repr(settings)}, sort_keys=True)
+    return f"trainer-{stack}-{hashlib.sha256(definition.encode()).hexdigest()[:10]}"
+
+
+class TrainingJob(pulumi.ComponentResource):
+    job: CustomJob
+
+    def __init__(self, name: str, args: TrainingJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+        super().__init__("gcp-mlops:training:TrainingJob", name, None, opts)
+        if (args.container_image is None) == (args.package_uri is None):
+            raise ValueError("TrainingJob needs exactly one of container_image or package_uri")
+        code = pulumi.Output.from_input(args.container_image or args.package_uri)
+        self.run_name = code.apply(lambda c: run_name(args.stack, args.settings, c))
+        self.output_directory = pulumi.Output.all(args.bucket.url, self.run_name).apply(
+            lambda v: f"{v[0]}/jobs/{v[1]}")
+        spec = pulumi.Output.all(
+            args.service_account, self.output_directory, args.container_image, args.package_uri,
+            args.executor_image,
+        ).apply(lambda v: job_spec(args.settings, v[0], v[1], container_image=v[2], package_uri=v[3],
+                                   executor_image=v[4]))
+        self.job = CustomJob(
+            "job",
+            CustomJobArgs(
+                project=args.project, region=args.region, display_name=self.run_name, job_spec=spec,
+                labels={"run": "trainer"}, encryption_key=args.kms_key_name,
+                wait_for=args.settings.wait_for,
+            ),
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[*args.apis.needed_by("aiplatform"), *args.waits_for]),
+        )
+        self.register_outputs({
+            "name": self.job.name,
+            "state": self.job.state,
+            "console_url": self.job.console_url,
+            "describe_command": self.job.describe_command,
+            "stream_logs_command": self.job.stream_logs_command,
+            "model_dir": self.job.model_dir,
+        })
