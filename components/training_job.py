@@ -107,11 +107,13 @@ class TrainingJob(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(
                 parent=self, depends_on=[*args.apis.needed_by("aiplatform"), *args.waits_for]),
         )
-        self.register_outputs({
+        # What a user needs next: the course's `jobs describe` and `jobs stream-logs`, and the model.
+        self.summary = {
             "name": self.job.name,
             "state": self.job.state,
             "console_url": self.job.console_url,
             "describe_command": self.job.describe_command,
             "stream_logs_command": self.job.stream_logs_command,
             "model_dir": self.job.model_dir,
-        })
+        }
+        self.register_outputs(self.summary)
