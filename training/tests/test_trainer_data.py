@@ -18,7 +18,8 @@ def test_reads_sample_with_schema_types():
     assert table.column_names == data.COLUMNS
     assert table.num_rows == 4000
     assert table.schema.field("pickup_census_tract").type == pa.int64()
-    assert table.schema.field("company").type == pa.string()
+    # Strings come back dictionary-encoded (the parser builds the dictionary; see data._READ_TYPES).
+    assert table.schema.field("company").type == pa.dictionary(pa.int32(), pa.string())
 
 
 def test_empty_file_is_an_error(csv_file):
@@ -199,3 +200,32 @@ def test_true_probability_is_computable_from_the_csv(tmp_path):
     read = data.read_csv(str(path))
     assert read["fare"].to_pylist() == table["fare"].to_pylist()
     assert read["tip"].to_numpy().tolist() == table["tip"].to_numpy().astype(float).tolist()
+
+
+def test_wide_integer_keys_and_all_missing_columns():
+    # Keys too far apart for a flat lookup table go through pyarrow's hash kernels instead.
+    train = _table(tip=[1.0] * 5, pickup_census_tract=[-(2**62), 5, 2**62, 5, None])
+    preprocessing = data.Preprocessing.fit(train)
+    assert preprocessing.vocabularies["pickup_census_tract"] == [5, -(2**62), 2**62]
+    assert preprocessing.vocabularies["company"] == []  # every value missing
+    evaluation = _table(tip=[1.0] * 4, pickup_census_tract=[2**62, 7, None, -(2**62)],
+                        company=["a", None, "b", "a"])  # fmt: skip
+    encoded = preprocessing.encode(evaluation).categorical
+    oov, missing = data.OOV_INDEX, data.MISSING_INDEX
+    assert encoded[:, data.CATEGORICAL.index("pickup_census_tract")].tolist() == [4, oov, missing, 3]
+    assert encoded[:, data.CATEGORICAL.index("company")].tolist() == [oov, missing, oov, oov]
+
+
+def test_results_do_not_depend_on_chunking_or_string_encoding():
+    table = data.read_csv(str(SAMPLE_TRAIN))  # strings dictionary-encoded, as parsed
+    plain = table.cast(pa.schema([(c, data._COLUMN_TYPES[c]) for c in table.column_names]))
+    chunked = pa.Table.from_batches(plain.to_batches(max_chunksize=333))
+    reference = data.Preprocessing.fit(table)
+    expected = reference.encode(table)
+    for other in (plain, chunked):
+        preprocessing = data.Preprocessing.fit(other)
+        assert preprocessing == reference
+        encoded = preprocessing.encode(other)
+        assert torch.equal(encoded.numeric, expected.numeric)
+        assert torch.equal(encoded.categorical, expected.categorical)
+        assert encoded.numeric.is_contiguous() and encoded.categorical.is_contiguous()
