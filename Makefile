@@ -16,7 +16,7 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt training/requirements.txt
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt training/requirements.txt training/package-requirements.txt
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 

@@ -60,7 +60,7 @@ def test_dockerignore_patterns_follow_docker(patterns, path, ignored):
 
 def test_build_context_is_what_the_dockerfile_copies():
     files = context_files(TRAINING_DIR)
-    assert "requirements.txt" in files and "trainer/task.py" in files
+    assert {"requirements.txt", "package-requirements.txt", "trainer/task.py"} <= set(files)
     assert not [f for f in files if f.startswith(("tests/", "data/", "bench/")) or "__pycache__" in f]
 
 
@@ -156,15 +156,15 @@ def test_sdist_headers_carry_no_time_owner_or_local_name(trainer_copy, tmp_path)
             (packaging.FIXED_MTIME, 0, 0, "", "")}
         assert not any(m.pax_headers for m in members)
         names = {m.name.split("/", 1)[1] for m in members}
-    assert {"PKG-INFO", "pyproject.toml", "requirements.txt", "trainer/__init__.py", "trainer/task.py"} <= names
+    assert {"PKG-INFO", "pyproject.toml", "package-requirements.txt", "trainer/__init__.py", "trainer/task.py"} <= names
     assert not [n for n in names if n.startswith(("tests/", "data/", "bench/")) or "__pycache__" in n]
     with gzip.open(sdist.path) as archive:
         assert archive.read()  # a complete, valid gzip stream
 
 
 def test_sdist_refuses_a_missing_dependency_file(trainer_copy, tmp_path):
-    (trainer_copy / "requirements.txt").unlink()
-    with pytest.raises(FileNotFoundError, match="requirements.txt"):
+    (trainer_copy / "package-requirements.txt").unlink()
+    with pytest.raises(FileNotFoundError, match="package-requirements.txt"):
         build_sdist(trainer_copy, tmp_path)
 
 

@@ -42,9 +42,9 @@ def test_dockerignore_keeps_context_to_what_the_image_needs():
     ignored = {line.strip() for line in (TRAINING_DIR / ".dockerignore").read_text().splitlines()
                if line.strip() and not line.startswith("#")}  # fmt: skip
     assert {"tests", "bench", "data", "runs", "**/__pycache__"} <= ignored
-    copied = re.findall(r"^COPY (\S+)", (TRAINING_DIR / "Dockerfile").read_text(), re.M)
-    assert copied == ["requirements.txt", "trainer/"]
-    assert not ignored & {"trainer", "trainer/", "requirements.txt"}
+    copied = re.findall(r"^COPY (.+) \S+$", (TRAINING_DIR / "Dockerfile").read_text(), re.M)
+    assert copied == ["requirements.txt package-requirements.txt", "trainer/"]
+    assert not ignored & {"trainer", "trainer/", "requirements.txt", "package-requirements.txt"}
 
 
 def third_party_imports():
@@ -59,9 +59,27 @@ def third_party_imports():
     return found - stdlib - {"trainer"}
 
 
-def requirement_names():
-    lines = (TRAINING_DIR / "requirements.txt").read_text().splitlines()
-    return {re.split(r"[<>=!~\[; ]", line.strip())[0].lower() for line in lines if line.strip() and not line.startswith("#")}
+def requirement_lines(name: str = "requirements.txt") -> list[str]:
+    """The requirement lines of a file, following `-r` includes as pip does."""
+    lines = []
+    for line in (TRAINING_DIR / name).read_text().splitlines():
+        line = line.strip()
+        if line.startswith("-r "):
+            lines += requirement_lines(line.split(None, 1)[1])
+        elif line and not line.startswith("#"):
+            lines.append(line)
+    return lines
+
+
+def requirement_names(name: str = "requirements.txt"):
+    return {re.split(r"[<>=!~\[; ]", line)[0].lower() for line in requirement_lines(name)}
+
+
+def test_image_pins_torch_but_the_package_only_sets_a_floor():
+    # In package mode Vertex AI's prebuilt image provides torch: the sdist must not replace it.
+    assert "torch==2.13.0" in requirement_lines()
+    package_torch = [line for line in requirement_lines("package-requirements.txt") if line.startswith("torch")]
+    assert package_torch and "==" not in package_torch[0]
 
 
 def test_requirements_cover_every_import():
@@ -89,4 +107,5 @@ def test_sdist_holds_the_package_but_not_tests_bench_or_data(sdist):
     assert not [n for n in names if n.startswith(("tests", "bench", "data", "runs")) or "__pycache__" in n]
     requires = {re.split(r"[<>=!~ ]", line.split(": ", 1)[1])[0].lower()
                 for line in pkg_info.splitlines() if line.startswith("Requires-Dist:")}  # fmt: skip
-    assert requires == requirement_names()
+    assert requires == requirement_names("package-requirements.txt")
+    assert "Requires-Dist: torch>=2.4" in pkg_info
