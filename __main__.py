@@ -13,8 +13,8 @@ from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.iam import Grant
 from components.identities import Identities, IdentitiesArgs
 from components.network import Network, NetworkArgs
-from components.packaging import TRAINING_DIR, TrainerPackage, TrainerPackageArgs
-from components.registry import ArtifactRegistry, ArtifactRegistryArgs, ImageBuild
+from components.packaging import TrainerPackage, TrainerPackageArgs
+from components.registry import ArtifactRegistry, ArtifactRegistryArgs, trainer_image_build
 from components.storage import DataBucket, DataBucketArgs
 from components.training_job import TrainingJob, TrainingJobArgs
 from components.workstation import Workstation, WorkstationArgs
@@ -58,7 +58,7 @@ builds_image = settings.training.enabled and settings.training.mode == "containe
 builds_package = settings.training.enabled and settings.training.mode == "package"
 registry = ArtifactRegistry("registry", ArtifactRegistryArgs(
     project=project, region=region, settings=settings.registry, apis=apis, kms_key_name=kms_key_name,
-    image_build=ImageBuild(context=TRAINING_DIR, dockerfile=TRAINING_DIR / "Dockerfile") if builds_image else None,
+    image_build=trainer_image_build(gpu=bool(settings.training.gpu_type)) if builds_image else None,
     iam={
         "deployer-writer": Grant("roles/artifactregistry.writer", deployer),
         "workstation-reader": Grant("roles/artifactregistry.reader", workstation_sa),
@@ -105,6 +105,9 @@ if settings.vm.enabled:
     pulumi.export("workstation_internal_ip", workstation.internal_ip)
     pulumi.export("workstation_ssh_command", workstation.ssh_command)
     pulumi.export("workstation_data_commands", workstation.data_commands)
+if encryption:
+    # Kept by `pulumi destroy` unless destroyData: set encryptionKey to it to reuse it later.
+    pulumi.export("kms_key_name", encryption.key_name)
 if settings.training.enabled:
     pulumi.export("training_job", training_job.summary)
 if settings.github.enabled:

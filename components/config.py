@@ -23,14 +23,14 @@ COURSE_TRAIN_FILES = ("gs://cloud-samples-data/ai-platform/chicago_taxi/training
 COURSE_EVAL_FILES = ("gs://cloud-samples-data/ai-platform/chicago_taxi/training/small/taxi_trips_eval.csv",)
 
 DEFAULT_VM_IMAGE_FAMILY = "pytorch-latest-cpu"
-EXECUTOR_IMAGE = "{multi_region}-docker.pkg.dev/vertex-ai/training/pytorch-cpu.2-4.py310:latest"
+EXECUTOR_IMAGE = "{multi_region}-docker.pkg.dev/vertex-ai/training/pytorch-{device}.2-4.py310:latest"
 
 
-def default_executor_image(region: str) -> str:
-    """Vertex AI's prebuilt PyTorch image from the Artifact Registry multi-region nearest `region`."""
+def default_executor_image(region: str, gpu: bool = False) -> str:
+    """Vertex AI's prebuilt PyTorch image (CPU or GPU) from the multi-region nearest `region`."""
     continent = region.split("-")[0]
     multi_region = {"europe": "europe", "asia": "asia", "australia": "asia", "me": "europe"}.get(continent, "us")
-    return EXECUTOR_IMAGE.format(multi_region=multi_region)
+    return EXECUTOR_IMAGE.format(multi_region=multi_region, device="gpu" if gpu else "cpu")
 
 # Project keys and their defaults; Pulumi.yaml declares the same keys (a test keeps them equal).
 DEFAULTS: dict[str, Any] = {
@@ -127,6 +127,10 @@ MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
 LOCATION = re.compile(r"^[a-z]+(?:-[a-z]+[0-9]*)*$|^[A-Z0-9-]+$")
 REGION = re.compile(r"^[a-z]+-[a-z]+[0-9]+$")
 DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+# Labels the stack sets itself (components/labels.py, per-resource purpose/run, the job's create
+# token) and pulumi-gcp's goog-pulumi-provisioned: 64 per resource is Google's limit.
+RESERVED_LABELS = frozenset({"stack", "pulumi-project", "managed-by", "purpose", "run", "pulumi_create_token"})
+MAX_EXTRA_LABELS = 64 - 6
 LABEL_KEY = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 LABEL_VALUE = re.compile(r"^[a-z0-9_-]{0,63}$")
 
@@ -424,7 +428,7 @@ def _training_settings(read: _Reader, region: str) -> TrainingSettings:
     read.check(timeout is not None and timeout >= 60, "trainingTimeout", timeout_text,
                "a duration of at least one minute such as 90m, 2h, 1d12h or 7200s")
 
-    executor_image = read.value("trainingExecutorImage") or default_executor_image(region)
+    executor_image = read.value("trainingExecutorImage") or default_executor_image(region, gpu=bool(gpu_type))
     read.check(bool(re.match(r"^[a-z0-9.-]+(:\d+)?/[^\s]+$", executor_image)), "trainingExecutorImage",
                executor_image, "a container image reference such as europe-docker.pkg.dev/vertex-ai/training/…")
 
@@ -512,7 +516,11 @@ def _labels(read: _Reader) -> dict[str, str]:
         if read.check(isinstance(value, str) and bool(LABEL_VALUE.match(value)), f"labels.{key}", value,
                       "label values are up to 63 lowercase letters, digits, '_' or '-'"):
             clean[str(key)] = value
-    read.check(len(labels) <= 60, "labels", f"{len(labels)} labels", "at most 60 (the stack adds its own)")
+    reserved = sorted(key for key in labels if key in RESERVED_LABELS or str(key).startswith("goog"))
+    read.check(not reserved, "labels", labels,
+               f"{', '.join(map(str, reserved))} are set by the stack (reserved: {', '.join(sorted(RESERVED_LABELS))}, goog*)")
+    read.check(len(labels) <= MAX_EXTRA_LABELS, "labels", f"{len(labels)} labels",
+               f"at most {MAX_EXTRA_LABELS}: Google Cloud allows 64 per resource and the stack adds up to 6")
     return clean
 
 

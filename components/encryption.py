@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam, naming
+from components import iam, naming, service_agents
 from components.apis import ProjectApis
 
 ENCRYPTER = "roles/cloudkms.cryptoKeyEncrypterDecrypter"
@@ -57,26 +57,33 @@ class EncryptionKey(pulumi.ComponentResource):
         else:
             key_name = pulumi.Output.from_input(args.key)
 
-        project_number = gcp.organizations.get_project_output(project_id=args.project).number
-        storage_agent = gcp.storage.get_project_service_account_output(project=args.project)
-        agents = {
-            "storage": storage_agent.member,
-            "compute": project_number.apply(
-                lambda number: f"serviceAccount:service-{number}@compute-system.iam.gserviceaccount.com"),
+        # Each agent exists only once its API is enabled: grant only the agents of enabled APIs,
+        # after their API.
+        agents: dict[str, tuple[pulumi.Input[str], list[pulumi.Resource]]] = {
+            "storage": (gcp.storage.get_project_service_account_output(
+                project=args.project,
+                opts=pulumi.InvokeOutputOptions(depends_on=args.apis.needed_by("storage"))).member,
+                args.apis.needed_by("storage")),
         }
+        if args.apis.enables("compute"):
+            agents["compute"] = (service_agents.compute_agent_member(args.project, args.apis),
+                                 args.apis.needed_by("compute"))
         for short_name in ("artifactregistry", "aiplatform"):
-            if not args.apis.enables(short_name):
-                continue
-            agent = gcp.projects.ServiceIdentity(
-                f"{short_name}-agent", project=args.project, service=f"{short_name}.googleapis.com",
-                opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by(short_name, "serviceusage")))
-            agents[short_name] = agent.member
+            if args.apis.enables(short_name):
+                agent = gcp.projects.ServiceIdentity(
+                    f"{short_name}-agent", project=args.project, service=f"{short_name}.googleapis.com",
+                    opts=pulumi.ResourceOptions(
+                        parent=self, depends_on=args.apis.needed_by(short_name, "serviceusage")))
+                agents[short_name] = (agent.member, [agent])
 
         members = iam.bind(
-            "key", {agent: iam.Grant(ENCRYPTER, member) for agent, member in agents.items()},
+            "key", {agent: iam.Grant(ENCRYPTER, member) for agent, (member, _) in agents.items()},
             lambda member_name, grant, member_opts: gcp.kms.CryptoKeyIAMMember(
-                member_name, crypto_key_id=key_name, role=grant.role, member=grant.member, opts=member_opts),
-            pulumi.ResourceOptions(parent=self, depends_on=kms_api),
+                member_name, crypto_key_id=key_name, role=grant.role, member=grant.member,
+                opts=pulumi.ResourceOptions.merge(member_opts, pulumi.ResourceOptions(
+                    depends_on=agents[member_name.removeprefix("key-")][1]))),
+            # A bucket kept by `pulumi destroy` stays readable only while its agent may use the key.
+            pulumi.ResourceOptions(parent=self, depends_on=kms_api, retain_on_delete=args.keep_key),
         )
         self.grants = list(members.values())
         # Whatever reads `key_name` waits for the grants: encrypting before the agent may use the

@@ -25,7 +25,7 @@ import tarfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Optional
+from typing import Iterable, Mapping, Optional
 
 import pulumi
 import pulumi_gcp as gcp
@@ -166,8 +166,10 @@ def _hash_entry(digest: "hashlib._Hash", name: str, path: Path) -> None:
     digest.update(content)
 
 
-def context_hash(context: Path, dockerfile: Optional[Path] = None) -> str:
-    """SHA-256 (hex) of the build context as `docker build` sees it, plus the Dockerfile.
+def context_hash(context: Path, dockerfile: Optional[Path] = None,
+                 build_args: Optional[Mapping[str, str]] = None) -> str:
+    """SHA-256 (hex) of the build context as `docker build` sees it, plus the Dockerfile and
+    the build arguments (the same files built with other arguments are another image).
 
     The Dockerfile counts even when `.dockerignore` lists it: Docker always reads it.
     """
@@ -176,12 +178,15 @@ def context_hash(context: Path, dockerfile: Optional[Path] = None) -> str:
         _hash_entry(digest, name, context / name)
     if dockerfile is not None:
         _hash_entry(digest, "\0dockerfile", dockerfile)
+    for key, value in sorted((build_args or {}).items()):
+        digest.update(f"\0arg\0{key}\0{value}\0".encode())
     return digest.hexdigest()
 
 
-def image_tag(context: Path, dockerfile: Optional[Path] = None) -> str:
+def image_tag(context: Path, dockerfile: Optional[Path] = None,
+              build_args: Optional[Mapping[str, str]] = None) -> str:
     """The image tag for a build context: the start of its content hash."""
-    return context_hash(context, dockerfile)[:SHORT_HASH_LENGTH]
+    return context_hash(context, dockerfile, build_args)[:SHORT_HASH_LENGTH]
 
 
 # --- the source distribution --------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Mapping, Optional
 
 import pulumi
 import pulumi_docker as docker
@@ -31,6 +31,8 @@ UNTAGGED_RETENTION = f"{3 * 24 * 3600}s"
 TAGGED_RETENTION = f"{30 * 24 * 3600}s"
 # Artifact Registry's fixed user name for OAuth access tokens.
 ACCESS_TOKEN_USER = "oauth2accesstoken"
+# PyTorch's CUDA wheel index for GPU jobs (training/Dockerfile's TORCH_INDEX_URL build argument).
+CUDA_TORCH_INDEX_URL = "https://download.pytorch.org/whl/cu128"
 
 
 def registry_host(region: str) -> str:
@@ -81,16 +83,24 @@ class ImageBuild:
     # Vertex AI machines are x86-64, whatever the machine that runs `pulumi up`.
     platform: str = "linux/amd64"
 
+    build_args: Mapping[str, str] = field(default_factory=dict)
+
     @property
     def tag(self) -> str:
-        return packaging.image_tag(self.context, self.dockerfile)
+        return packaging.image_tag(self.context, self.dockerfile, self.build_args)
 
     def docker_build_args(self) -> docker.DockerBuildArgs:
         # Paths relative to the project (Pulumi's working directory) keep the image's inputs,
         # and so its state, the same on every machine that deploys the stack.
         return docker.DockerBuildArgs(
             context=packaging.project_relative(self.context), dockerfile=packaging.project_relative(self.dockerfile),
-            platform=self.platform)
+            platform=self.platform, args=dict(self.build_args) or None)
+
+
+def trainer_image_build(gpu: bool) -> ImageBuild:
+    """The trainer image from `training/`: CPU torch, or CUDA torch for jobs with GPUs."""
+    return ImageBuild(context=packaging.TRAINING_DIR, dockerfile=packaging.TRAINING_DIR / "Dockerfile",
+                      build_args={"TORCH_INDEX_URL": CUDA_TORCH_INDEX_URL} if gpu else {})
 
 
 @dataclass

@@ -22,6 +22,7 @@ from components.custom_job import CustomJob, CustomJobArgs, worker_pool_spec
 from components.storage import DataBucket
 
 TRAINER_MODULE = "trainer.task"
+RUN_DIRECTORY_PLACEHOLDER = "gs://BUCKET/jobs/RUN"
 
 
 @dataclass
@@ -75,9 +76,10 @@ def job_spec(settings: TrainingSettings, service_account: str, output_directory:
     }
 
 
-def run_name(stack: str, settings: TrainingSettings, code: str) -> str:
-    """`trainer-{stack}-{hash}`: the same code and configuration give the same name."""
-    definition = json.dumps({"code": code, "settings": repr(settings)}, sort_keys=True)
+def run_name(stack: str, spec: dict[str, Any]) -> str:
+    """`trainer-{stack}-{hash}` of what the job runs: the same code and job definition give the
+    same name (and so no new run); how `pulumi up` waits, or labels, do not count."""
+    definition = json.dumps(spec, sort_keys=True)
     return f"trainer-{stack}-{hashlib.sha256(definition.encode()).hexdigest()[:10]}"
 
 
@@ -88,15 +90,17 @@ class TrainingJob(pulumi.ComponentResource):
         super().__init__("gcp-mlops:training:TrainingJob", name, None, opts)
         if (args.container_image is None) == (args.package_uri is None):
             raise ValueError("TrainingJob needs exactly one of container_image or package_uri")
-        code = pulumi.Output.from_input(args.container_image or args.package_uri)
-        self.run_name = code.apply(lambda c: run_name(args.stack, args.settings, c))
+        def spec_for(output_directory: str) -> pulumi.Output[dict[str, Any]]:
+            return pulumi.Output.all(
+                args.service_account, args.container_image, args.package_uri, args.executor_image,
+            ).apply(lambda v: job_spec(args.settings, v[0], output_directory, container_image=v[1],
+                                       package_uri=v[2], executor_image=v[3]))
+
+        # The run's name comes from its definition, and its output directory from its name.
+        self.run_name = spec_for(RUN_DIRECTORY_PLACEHOLDER).apply(lambda spec: run_name(args.stack, spec))
         self.output_directory = pulumi.Output.all(args.bucket.url, self.run_name).apply(
             lambda v: f"{v[0]}/jobs/{v[1]}")
-        spec = pulumi.Output.all(
-            args.service_account, self.output_directory, args.container_image, args.package_uri,
-            args.executor_image,
-        ).apply(lambda v: job_spec(args.settings, v[0], v[1], container_image=v[2], package_uri=v[3],
-                                   executor_image=v[4]))
+        spec = self.output_directory.apply(spec_for)
         self.job = CustomJob(
             "job",
             CustomJobArgs(

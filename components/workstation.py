@@ -15,7 +15,7 @@ from typing import Optional
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam, naming
+from components import iam, naming, service_agents
 from components.apis import ProjectApis
 from components.config import VmSettings
 from components.network import Network
@@ -47,12 +47,6 @@ def image_path(image: str) -> str:
 
 def region_of(zone: str) -> str:
     return zone.rsplit("-", 1)[0]
-
-
-def compute_service_agent_member(project: str) -> pulumi.Output[str]:
-    """`serviceAccount:service-PROJECT_NUMBER@compute-system.iam.gserviceaccount.com`."""
-    number = gcp.organizations.get_project_output(project_id=project).number
-    return number.apply(lambda n: f"serviceAccount:service-{n}@compute-system.iam.gserviceaccount.com")
 
 
 def scheduling(vm: VmSettings) -> gcp.compute.InstanceSchedulingArgs:
@@ -156,7 +150,7 @@ class Workstation(pulumi.ComponentResource):
                 "schedule",
                 project=args.project,
                 region=region_of(args.zone),
-                name=f"{instance_name}-schedule",
+                name=naming.resource_id(args.stack, "workstation-schedule"),
                 description="Starts and stops the workstation so that it does not run all night",
                 instance_schedule_policy=policy,
                 opts=child_opts(),
@@ -167,7 +161,7 @@ class Workstation(pulumi.ComponentResource):
             # the instance, and the attachment waits for the grant.
             self.scheduler_access = iam.bind(
                 "instance",
-                {"compute-service-agent": iam.Grant(SCHEDULER_ROLE, compute_service_agent_member(args.project))},
+                {"compute-service-agent": iam.Grant(SCHEDULER_ROLE, service_agents.compute_agent_member(args.project, args.apis))},
                 lambda member_name, grant, member_opts: gcp.compute.InstanceIAMMember(
                     member_name, project=args.project, zone=args.zone, instance_name=self.instance.name,
                     role=grant.role, member=grant.member, opts=member_opts),

@@ -73,6 +73,13 @@ def test_scale_tiers_map_to_vertex_machine_shapes(tier, machine, replicas, gpu):
         machine, replicas, gpu)
 
 
+def test_gpu_jobs_default_to_the_gpu_executor_image():
+    assert "/pytorch-gpu." in settings_from({"trainingScaleTier": "BASIC_GPU"}).training.executor_image
+    assert "/pytorch-cpu." in settings_from({}).training.executor_image
+    assert settings_from({}, {**GCP_DEV, "region": "us-central1", "zone": "us-central1-a"}).training.executor_image \
+        .startswith("us-docker.pkg.dev/")
+
+
 def test_explicit_training_keys_override_the_tier():
     training = settings_from({"trainingScaleTier": "BASIC_GPU", "trainingMachineType": "n1-standard-16",
                               "trainingReplicaCount": 3, "trainingGpuCount": 2}).training
@@ -137,6 +144,14 @@ BAD_VALUES = [
     ({"encryptionKey": "create", "bucketLocation": "EU"}, "bucketLocation must be gcp:region"),
     ({"labels": {"Team": "ml"}}, "labels.Team 'Team'"),
     ({"labels": {"team": "ML Team"}}, "labels.team 'ML Team'"),
+    ({"labels": {"stack": "prod"}}, "stack are set by the stack"),
+    ({"labels": {"goog-x": "y"}}, "goog-x are set by the stack"),
+    ({"labels": {f"k{i}": "v" for i in range(59)}}, "labels '59 labels': at most 58"),
+    ({"bucketName": ".".join(["a" * 60] * 4)}, "bucketName"),
+    ({"imageKeepCount": 1001}, "imageKeepCount 1001"),
+    ({"trainingReplicaCount": 101}, "trainingReplicaCount 101"),
+    ({"vmDiskSizeGb": 70000}, "vmDiskSizeGb 70000"),
+    ({"trainingArgs": {"learningRate": 11}}, "trainingArgs.learningRate 11"),
 ]
 
 
@@ -181,6 +196,12 @@ def test_the_program_stops_before_declaring_anything_on_bad_config():
     with pytest.raises(ConfigError) as raised:
         render({"bucketName": "Bad_Name", "trainingWaitFor": "later"})
     assert "bucketName 'Bad_Name'" in str(raised.value) and "trainingWaitFor 'later'" in str(raised.value)
+
+
+def test_upper_limits_are_accepted():
+    settings = settings_from({"imageKeepCount": 1000, "trainingReplicaCount": 100, "vmDiskSizeGb": 65536,
+                              "labels": {f"k{i}": "v" for i in range(58)}})
+    assert settings.registry.image_keep_count == 1000 and len(settings.extra_labels) == 58
 
 
 def test_long_stack_names_still_give_valid_names():

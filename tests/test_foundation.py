@@ -81,7 +81,9 @@ def test_data_bucket_is_private_versioned_and_kept_on_destroy(dev_stack):
     assert inputs["versioning"] == {"enabled": True}
     assert inputs["softDeletePolicy"]["retentionDurationSeconds"] >= 7 * 24 * 3600
     conditions = [rule["condition"] for rule in inputs["lifecycleRules"] if rule["action"]["type"] == "Delete"]
-    assert any(c.get("numNewerVersions") for c in conditions), "noncurrent versions must be bounded"
+    # As documented: 3 noncurrent versions, each for at most 30 days; live objects never.
+    assert {"numNewerVersions": 3, "withState": "ARCHIVED"} in conditions
+    assert {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"} in conditions
     assert all(c.get("withState") == "ARCHIVED" for c in conditions), "lifecycle must never delete live objects"
     assert inputs["forceDestroy"] is False
     assert bucket.retain_on_delete is True and inputs["deletionPolicy"] == "ABANDON"
@@ -115,10 +117,15 @@ def test_dedicated_service_accounts_and_no_keys(dev_stack):
 def test_project_level_grants_are_least_privilege(overrides):
     stack = render(overrides)
     grants = {(r.inputs["role"], r.inputs["member"].split("@")[0]) for r in stack.of_type(PROJECT_MEMBER)}
-    assert grants, "the trainer and VM need to write logs"
+    assert grants == {
+        ("roles/logging.logWriter", "serviceAccount:trainer-dev"),
+        ("roles/monitoring.metricWriter", "serviceAccount:trainer-dev"),
+        ("roles/logging.logWriter", "serviceAccount:workstation-dev"),
+        ("roles/monitoring.metricWriter", "serviceAccount:workstation-dev"),
+        ("roles/aiplatform.user", "serviceAccount:deployer-dev"),
+    }
     for role, _ in grants:
         assert project_role_problem(role) is None, role
-    assert ("roles/aiplatform.user", "serviceAccount:deployer-dev") in grants
     assert not stack.of_type("gcp:projects/iAMBinding:IAMBinding") and not stack.of_type("gcp:projects/iAMPolicy:IAMPolicy")
 
 
@@ -132,9 +139,9 @@ def test_bucket_access_is_granted_on_the_bucket(dev_stack):
 
 
 def test_deployer_may_act_as_the_trainer_only(dev_stack):
-    (act_as,) = dev_stack.of_type(SA_MEMBER) if len(dev_stack.of_type(SA_MEMBER)) == 1 else [
-        m for m in dev_stack.of_type(SA_MEMBER) if m.inputs["role"] == "roles/iam.serviceAccountUser"]
-    assert act_as.inputs["role"] == "roles/iam.serviceAccountUser"
+    act_as_grants = [m for m in dev_stack.of_type(SA_MEMBER) if m.inputs["role"] == "roles/iam.serviceAccountUser"]
+    assert len(act_as_grants) == 1
+    (act_as,) = act_as_grants
     assert act_as.inputs["member"] == f"serviceAccount:deployer-dev@{TEST_PROJECT}.iam.gserviceaccount.com"
     assert act_as.inputs["serviceAccountId"].endswith(f"/trainer-dev@{TEST_PROJECT}.iam.gserviceaccount.com")
 
@@ -185,3 +192,33 @@ def test_a_given_kms_key_is_used_as_is():
     assert stack.one(BUCKET).inputs["encryption"]["defaultKmsKeyName"] == name
     assert not stack.of_type("gcp:kms/cryptoKey:CryptoKey")
     assert {g.inputs["cryptoKeyId"] for g in stack.of_type("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember")} == {name}
+
+
+KEY_MEMBER = "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember"
+
+
+def _service(stack, api):
+    return next(s for s in stack.of_type(SERVICE) if s.inputs["service"] == f"{api}.googleapis.com")
+
+
+def test_only_agents_of_enabled_apis_get_the_key_and_after_their_api():
+    stack = render({"encryptionKey": "create", "vmEnabled": False})
+    grants = {g.name: g for g in stack.of_type(KEY_MEMBER)}
+    assert set(grants) == {"key-storage", "key-artifactregistry", "key-aiplatform"}, "no compute agent without compute"
+    full = render({"encryptionKey": "create"})
+    grants = {g.name: g for g in full.of_type(KEY_MEMBER)}
+    assert full.depends_on(grants["key-compute"], _service(full, "compute"))
+    assert full.depends_on(grants["key-storage"], _service(full, "storage"))
+    agent = full.one("gcp:projects/serviceIdentity:ServiceIdentity", "artifactregistry-agent")
+    assert full.depends_on(grants["key-artifactregistry"], agent)
+
+
+def test_destroy_keeps_the_key_grants_that_keep_the_bucket_readable():
+    kept = render({"encryptionKey": "create"})
+    assert all(g.retain_on_delete for g in kept.of_type(KEY_MEMBER))
+    destroyed = render({"encryptionKey": "create", "destroyData": True})
+    assert not any(g.retain_on_delete for g in destroyed.of_type(KEY_MEMBER))
+    assert not destroyed.one("gcp:kms/cryptoKey:CryptoKey").retain_on_delete
+    key = kept.one("gcp:kms/cryptoKey:CryptoKey")
+    assert key.inputs["rotationPeriod"] == "7776000s"
+    assert kept.outputs["kms_key_name"] == key.outputs["id"]

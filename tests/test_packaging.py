@@ -73,7 +73,7 @@ def test_context_hash_changes_with_the_code(trainer_copy):
     assert docker_hash(trainer_copy) != before
 
 
-@pytest.mark.parametrize("change", ["dockerfile", "requirements", "new_module", "executable_bit"])
+@pytest.mark.parametrize("change", ["dockerfile", "requirements", "new_module", "executable_bit", "rename"])
 def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change):
     before = docker_hash(trainer_copy)
     if change == "dockerfile":
@@ -82,6 +82,8 @@ def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change)
         (trainer_copy / "requirements.txt").write_text("torch==0.0.1\n")
     elif change == "new_module":
         (trainer_copy / "trainer" / "extra.py").write_text("VALUE = 1\n")
+    elif change == "rename":
+        (trainer_copy / "trainer" / "task.py").rename(trainer_copy / "trainer" / "main.py")
     else:
         (trainer_copy / "trainer" / "task.py").chmod(0o755)
     assert docker_hash(trainer_copy) != before

@@ -54,6 +54,8 @@ def test_cleanup_keeps_the_newest_versions_and_deletes_untagged_ones(render_stac
     assert policies["keep-newest"]["mostRecentVersions"]["keepCount"] == 9
     untagged = [p for p in policies.values() if p["action"] == "DELETE" and p["condition"]["tagState"] == "UNTAGGED"]
     assert len(untagged) == 1 and untagged[0]["condition"]["olderThan"] == "259200s"
+    assert policies["delete-old"] == {"id": "delete-old", "action": "DELETE",
+                                      "condition": {"tagState": "ANY", "olderThan": "2592000s"}}
     assert rendered.outputs["registry_url"] == f"europe-west1-docker.pkg.dev/{TEST_PROJECT}/images"
 
 
@@ -89,6 +91,15 @@ def test_image_is_named_by_the_content_of_its_build_context(dev_stack):
     assert image["imageName"] == f"{REGISTRY_URL}/trainer:{expected_tag()}"
     assert image["build"] == {"context": "training", "dockerfile": "training/Dockerfile", "platform": "linux/amd64"}
     assert image["buildOnPreview"] is False and image["skipPush"] is False
+
+
+def test_gpu_jobs_get_a_cuda_build_with_its_own_tag(render_stack):
+    image = render_stack({"trainingScaleTier": "BASIC_GPU"}).one(IMAGE).inputs
+    assert image["build"]["args"] == {"TORCH_INDEX_URL": "https://download.pytorch.org/whl/cu128"}
+    cpu_tag = expected_tag()
+    assert image["imageName"].endswith(":" + packaging.image_tag(
+        packaging.TRAINING_DIR, packaging.TRAINING_DIR / "Dockerfile", image["build"]["args"]))
+    assert not image["imageName"].endswith(":" + cpu_tag), "CPU and CUDA images must not share a tag"
 
 
 def test_image_pushes_with_a_secret_access_token(dev_stack):

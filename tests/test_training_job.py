@@ -79,12 +79,27 @@ def test_package_mode_runs_the_module_on_the_prebuilt_image():
     assert (spec["packageUris"], spec["executorImageUri"], spec["pythonModule"]) == ([PACKAGE], EXECUTOR, "trainer.task")
 
 
-def test_run_name_changes_with_code_and_configuration_only():
-    base = run_name("dev", training(), IMAGE)
-    assert base == run_name("dev", training(), IMAGE)
-    assert base != run_name("dev", training(), IMAGE.replace("a" * 64, "b" * 64))
-    assert base != run_name("dev", training(trainingArgs={"numEpochs": 3}), IMAGE)
-    assert base.startswith("trainer-dev-")
+def _name(settings, image=IMAGE):
+    return run_name("dev", job_spec(settings, TRAINER_SA, "gs://BUCKET/jobs/RUN", container_image=image))
+
+
+def test_run_name_changes_with_what_the_job_runs_only():
+    base = _name(training())
+    assert base == _name(training()) and base.startswith("trainer-dev-")
+    assert base != _name(training(), IMAGE.replace("a" * 64, "b" * 64))
+    assert base != _name(training(trainingArgs={"numEpochs": 3}))
+    assert base != _name(training(trainingScaleTier="BASIC_GPU"))
+    # How `pulumi up` waits, or a package-mode setting, is no reason for a new run.
+    assert base == _name(training(trainingWaitFor="running"))
+    assert base == _name(training(trainingExecutorImage="us-docker.pkg.dev/vertex-ai/training/pytorch-cpu.2-4.py310:latest"))
+
+
+def test_wait_for_changes_keep_the_run_in_the_stack():
+    default, waiting = render(), render({"trainingWaitFor": "succeeded"})
+    job, waiting_job = _job(default), _job(waiting)
+    assert job.inputs["display_name"] == waiting_job.inputs["display_name"]
+    assert job.inputs["job_spec"] == waiting_job.inputs["job_spec"]
+    assert waiting_job.inputs["wait_for"] == "succeeded"
 
 
 def _job(stack):
@@ -113,6 +128,7 @@ def test_the_job_waits_for_its_api_and_grants(dev_stack):
     assert "aiplatform" in waits_for
     assert "bucket-trainer-objects" in waits_for, "the job must be able to write its outputs when it starts"
     assert "trainer-actas-deployer" in waits_for
+    assert "repository-trainer-reader" in waits_for, "the first image pull must not fail with a 403"
 
 
 def test_package_mode_submits_the_uploaded_package():
@@ -136,9 +152,13 @@ def test_configuration_reaches_the_job():
     assert args[args.index("--num-epochs") + 1] == "3" and args[args.index("--batch-size") + 1] == "256"
 
 
-def test_cmek_encrypts_the_job():
-    job = _job(render({"encryptionKey": "create"}))
+def test_cmek_encrypts_the_job_after_vertex_may_use_the_key():
+    stack = render({"encryptionKey": "create"})
+    job = _job(stack)
     assert job.inputs["encryption_key"].endswith("/cryptoKeys/data")
+    vertex_grant = stack.one("gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "key-aiplatform")
+    assert vertex_grant.inputs["member"].endswith("@gcp-sa-aiplatform.iam.gserviceaccount.com")
+    assert stack.depends_on(job, vertex_grant)
 
 
 def test_training_disabled_declares_no_job():

@@ -103,6 +103,8 @@ def test_instance_sits_in_the_dedicated_subnet_with_the_ssh_tag(dev_stack):
     assert subnet.urn in instance.property_dependencies["networkInterfaces"]
     firewall = dev_stack.one(FIREWALL)
     assert instance.inputs["tags"] == firewall.inputs["targetTags"]
+    # First boot fetches packages (and drivers) through Cloud NAT: the instance waits for it.
+    assert dev_stack.depends_on(instance, dev_stack.one("gcp:compute/routerNat:RouterNat"))
 
 
 def test_hardening_metadata(dev_stack):
@@ -129,6 +131,7 @@ def test_standard_vm_by_default(dev_stack):
     scheduling = instance_of(dev_stack).inputs["scheduling"]
     assert scheduling["provisioningModel"] == "STANDARD"
     assert scheduling["automaticRestart"] is True and not scheduling.get("preemptible")
+    assert scheduling["onHostMaintenance"] == "MIGRATE", "a CPU VM live-migrates instead of stopping"
     assert "guestAccelerators" not in instance_of(dev_stack).inputs
 
 
@@ -220,6 +223,14 @@ def test_schedule_is_attached_to_the_instance_after_the_service_agent_may_use_it
     assert attachment.inputs["zone"] == instance.inputs["zone"]
     # Compute Engine refuses the attachment until the service agent holds the role.
     assert dev_stack.depends_on(attachment, member)
+    # The attachment owns the instance's resourcePolicies: the instance must not undo it on `up`.
+    assert "resourcePolicies" in instance.ignore_changes
+    assert len(policy.inputs["name"]) <= 63
+
+
+def test_long_stack_names_keep_the_schedule_name_valid():
+    policy = render(stack_name="feature-branch-with-a-rather-long-name-for-testing-limits").one(RESOURCE_POLICY)
+    assert len(policy.inputs["name"]) <= 63 and policy.inputs["name"].startswith("workstation-schedule-")
 
 
 def test_service_agent_may_start_and_stop_this_instance_only(dev_stack):
