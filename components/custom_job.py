@@ -49,7 +49,10 @@ TERMINAL_STATES = frozenset(
         "JOB_STATE_PARTIALLY_SUCCEEDED",
     }
 )
-UNSUCCESSFUL_STATES = frozenset({"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
+# PARTIALLY_SUCCEEDED is meant for batch jobs; for one training run, anything short of all of it is a failure.
+UNSUCCESSFUL_STATES = frozenset(
+    {"JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED", "JOB_STATE_PARTIALLY_SUCCEEDED"}
+)
 _STATES_REACHED_FOR = {
     "submitted": None,
     "running": frozenset({"JOB_STATE_RUNNING"}) | TERMINAL_STATES,
@@ -68,7 +71,10 @@ INPUT_KEYS = (
     "api_endpoint",
 )
 # Changing any of these means a different job; the rest only steer the provider.
-REPLACING_KEYS = ("project", "region", "display_name", "job_spec", "labels", "encryption_key")
+# `labels` is not among them: a custom job cannot be relabelled, but a relabel must not cost
+# a new training run, so new labels are recorded in the outputs and apply to runs submitted
+# from then on (the next replacement), while the running job keeps the labels it was made with.
+REPLACING_KEYS = ("project", "region", "display_name", "job_spec", "encryption_key")
 OUTPUT_ONLY_KEYS = (
     "name",
     "job_id",
@@ -335,7 +341,7 @@ def _wait_as_asked(api: rest.GoogleRestClient, inputs: JobInputs, job: dict[str,
             f"Raise wait_timeout_seconds or use wait_for='submitted'. Logs: {outputs['stream_logs_command']}"
         ) from timed_out
     state = job.get("state")
-    if state in UNSUCCESSFUL_STATES or (inputs.wait_for == "succeeded" and state != "JOB_STATE_SUCCEEDED"):
+    if state in UNSUCCESSFUL_STATES:  # every terminal state but SUCCEEDED
         message = (job.get("error") or {}).get("message", "(no error message)")
         raise CustomJobFailedError(
             f"Vertex AI custom job {job['name']} ended {state}: {message}\n"
@@ -382,7 +388,8 @@ class CustomJobProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
 
     def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        # Only provider settings changed (diff replaces otherwise): leave the job alone, refresh the outputs.
+        # Only labels or provider settings changed (diff replaces otherwise): leave the job alone, refresh
+        # the outputs. New labels are recorded there and apply to runs submitted from then on.
         inputs = JobInputs.from_props(news)
         with inputs.client() as api:
             job = _get_job(api, id_)

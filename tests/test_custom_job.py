@@ -264,6 +264,20 @@ def test_wait_for_running_returns_once_the_job_runs(vertex: FakeVertex, provider
     assert vertex.routes() == ["create", "get", "get"]
 
 
+@pytest.mark.parametrize("wait_for", ["running", "succeeded"])
+@pytest.mark.parametrize(
+    "final_state", ["JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED", "JOB_STATE_PARTIALLY_SUCCEEDED"]
+)
+def test_a_waited_for_job_that_ends_unsuccessfully_fails_the_create(
+    vertex: FakeVertex, provider: CustomJobProvider, wait_for: str, final_state: str
+) -> None:
+    # A job cancelled in the console, expired in the queue or only partly done is not a trained model.
+    vertex.script_next_job(["JOB_STATE_PENDING", final_state])
+
+    with pytest.raises(custom_job.CustomJobFailedError, match=f"ended {final_state}"):
+        provider.create(props_for(vertex, wait_for=wait_for))
+
+
 def test_wait_for_succeeded_reports_a_failed_job_with_its_logs_command(vertex: FakeVertex, provider: CustomJobProvider) -> None:
     vertex.script_next_job(
         ["JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_FAILED"], error_message="CUDA out of memory in workerpool0-0"
@@ -314,6 +328,52 @@ def test_read_of_a_job_deleted_outside_pulumi_reports_it_gone(vertex: FakeVertex
     assert read.outs == {}
 
 
+def test_read_does_not_forget_the_job_on_a_permission_error(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    created = provider.create(props_for(vertex))
+    vertex.fail_next("get", 403, google_error(403, "Permission 'aiplatform.customJobs.get' denied."))
+
+    # An empty id would make the engine drop a job that is still running (and billed).
+    with pytest.raises(rest.GoogleApiError, match="PERMISSION_DENIED"):
+        provider.read(created.id, created.outs)
+    assert created.id in vertex.jobs
+
+
+def test_two_creates_use_different_create_tokens(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    first = provider.create(props_for(vertex)).outs["create_token"]
+    second = provider.create(props_for(vertex)).outs["create_token"]
+
+    assert first and second and first != second
+
+
+def test_a_dropped_create_never_adopts_an_earlier_job_with_the_same_definition(
+    vertex: FakeVertex, provider: CustomJobProvider
+) -> None:
+    earlier = provider.create(props_for(vertex))
+    vertex.drop_before_next("create")
+
+    later = provider.create(props_for(vertex))
+
+    assert later.id != earlier.id
+    assert set(vertex.jobs) == {earlier.id, later.id}
+    assert later.outs["create_token"] != earlier.outs["create_token"]
+
+
+def test_a_dropped_create_never_adopts_a_job_carrying_another_token(
+    vertex: FakeVertex, provider: CustomJobProvider
+) -> None:
+    someone_elses = vertex.add_job(
+        PROJECT, REGION, ["JOB_STATE_RUNNING"], displayName="train-1",
+        labels={"team": "ml", custom_job.CREATE_TOKEN_LABEL: "a-token-from-another-create"},
+    )
+    vertex.drop_before_next("create")
+
+    result = provider.create(props_for(vertex))
+
+    assert result.id != someone_elses
+    assert vertex.routes() == ["create", "list", "create"]
+    assert len(vertex.jobs) == 2
+
+
 def test_delete_of_a_running_job_cancels_waits_deletes_and_waits_for_the_operation(
     vertex: FakeVertex, provider: CustomJobProvider
 ) -> None:
@@ -324,6 +384,61 @@ def test_delete_of_a_running_job_cancels_waits_deletes_and_waits_for_the_operati
     provider.delete(created.id, created.outs)
 
     assert vertex.routes() == ["get", "cancel", "get", "delete", "operation"]
+    assert not vertex.jobs
+
+
+def test_delete_when_the_job_finishes_between_the_read_and_the_cancel(
+    vertex: FakeVertex, provider: CustomJobProvider
+) -> None:
+    vertex.script_next_job(["JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED"])
+    created = provider.create(props_for(vertex, wait_for="running"))
+    # What Vertex answers when the job ended after our GET: nothing left to cancel.
+    vertex.fail_next(
+        "cancel", 400, google_error(400, "Cannot cancel job in state JOB_STATE_SUCCEEDED.", status="FAILED_PRECONDITION")
+    )
+    del vertex.requests[:]
+
+    provider.delete(created.id, created.outs)
+
+    assert vertex.routes() == ["get", "cancel", "get", "delete", "operation"]
+    assert not vertex.jobs
+
+
+def test_delete_stops_when_the_cancel_is_refused(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    vertex.script_next_job(["JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED"])
+    created = provider.create(props_for(vertex, wait_for="running"))
+    vertex.fail_next("cancel", 403, google_error(403, "Permission 'aiplatform.customJobs.cancel' denied."))
+    del vertex.requests[:]
+
+    with pytest.raises(rest.GoogleApiError, match="aiplatform.customJobs.cancel"):
+        provider.delete(created.id, created.outs)
+
+    assert vertex.routes() == ["get", "cancel"]
+    assert created.id in vertex.jobs
+
+
+def test_delete_of_a_job_already_cancelling_does_not_cancel_it_again(
+    vertex: FakeVertex, provider: CustomJobProvider
+) -> None:
+    # Each GET advances the fake one step: the first GET sees CANCELLING, the next CANCELLED.
+    name = vertex.add_job(
+        PROJECT, REGION, ["JOB_STATE_RUNNING", "JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"], displayName="train-1"
+    )
+
+    provider.delete(name, props_for(vertex, name=name))
+
+    assert vertex.routes() == ["get", "get", "delete", "operation"]
+    assert not vertex.jobs
+
+
+def test_delete_polls_the_operation_until_it_is_done(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    created = provider.create(props_for(vertex, wait_for="succeeded"))
+    vertex.operation_gets_until_done = 2
+    del vertex.requests[:]
+
+    provider.delete(created.id, created.outs)
+
+    assert vertex.routes() == ["get", "delete", "operation", "operation"]
     assert not vertex.jobs
 
 
@@ -374,7 +489,15 @@ def test_diff_replaces_on_a_job_definition_change(vertex: FakeVertex, provider: 
     assert diff.delete_before_replace is False
 
 
-@pytest.mark.parametrize("key, value", [("labels", {"team": "research"}), ("display_name", "train-2"), ("region", "europe-west4")])
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("display_name", "train-2"),
+        ("region", "europe-west4"),
+        ("project", "other-project"),
+        ("encryption_key", f"projects/{PROJECT}/locations/{REGION}/keyRings/ml/cryptoKeys/jobs"),
+    ],
+)
 def test_diff_replaces_on_each_job_property(vertex: FakeVertex, provider: CustomJobProvider, key: str, value: Any) -> None:
     olds = provider.create(props_for(vertex)).outs
 
@@ -405,6 +528,69 @@ def test_a_wait_for_change_updates_in_place_keeping_outputs(vertex: FakeVertex, 
         if key != "state":
             assert updated[key] == olds[key], key
     assert updated["state"] == "JOB_STATE_PENDING"
+
+
+def test_a_labels_only_change_updates_in_place_without_a_new_run(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    olds = provider.create(props_for(vertex)).outs
+    news = props_for(vertex, labels={"team": "research", "cost-center": "42"})
+
+    diff = provider.diff(olds["name"], olds, news)
+    assert diff.changes is True and diff.replaces == []
+
+    del vertex.requests[:]
+    updated = provider.update(olds["name"], olds, news).outs
+
+    assert vertex.routes() == ["get"]  # re-read only: no create, no cancel, no delete
+    assert len(vertex.jobs) == 1
+    assert updated["labels"] == {"team": "research", "cost-center": "42"}
+    for key in custom_job.OUTPUT_ONLY_KEYS:
+        if key != "state":
+            assert updated[key] == olds[key], key
+
+
+def test_a_labels_change_with_a_definition_change_replaces_for_the_definition(
+    vertex: FakeVertex, provider: CustomJobProvider
+) -> None:
+    olds = provider.create(props_for(vertex)).outs
+    news = props_for(vertex, labels={"team": "research"}, display_name="train-2")
+
+    assert provider.diff(olds["name"], olds, news).replaces == ["display_name"]
+
+
+@pytest.mark.parametrize(
+    "override, property_name",
+    [
+        ({"project": ""}, "project"),
+        ({"project": None}, "project"),
+        ({"region": ""}, "region"),
+        ({"display_name": ""}, "display_name"),
+        ({"job_spec": None}, "job_spec"),
+        ({"labels": {"team": "ml", custom_job.CREATE_TOKEN_LABEL: "x"}}, "labels"),
+    ],
+)
+def test_check_names_each_bad_input(override: dict[str, Any], property_name: str, provider: CustomJobProvider) -> None:
+    news = {"project": PROJECT, "region": REGION, "display_name": "x", "job_spec": job_spec(), **override}
+
+    result = provider.check({}, news)
+
+    assert [failure.property for failure in result.failures] == [property_name]
+
+
+def test_check_accepts_good_inputs(provider: CustomJobProvider) -> None:
+    news = {"project": PROJECT, "region": REGION, "display_name": "x", "job_spec": job_spec(), "labels": {"team": "ml"}}
+
+    assert provider.check({}, news).failures == []
+
+
+def test_jobs_go_to_the_regional_endpoint_unless_one_is_given() -> None:
+    inputs = custom_job.JobInputs(project=PROJECT, region="europe-west1", display_name="t", job_spec=job_spec())
+
+    assert inputs.base_url == "https://europe-west1-aiplatform.googleapis.com"
+    assert inputs.parent == f"projects/{PROJECT}/locations/europe-west1"
+    overridden = custom_job.JobInputs(
+        project=PROJECT, region="europe-west1", display_name="t", job_spec=job_spec(), api_endpoint="http://127.0.0.1:9"
+    )
+    assert overridden.base_url == "http://127.0.0.1:9"
 
 
 def test_check_reports_bad_inputs(provider: CustomJobProvider) -> None:

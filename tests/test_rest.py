@@ -53,6 +53,7 @@ QUOTA_EXHAUSTED = google_error(
         (503, google_error(503, "The service is currently unavailable."), True),
         (429, RATE_LIMITED, True),
         (429, {"error": {"code": 429, "message": "x", "errors": [{"reason": "rateLimitExceeded"}]}}, True),
+        (429, {"error": {"code": 429, "message": "x", "errors": [{"reason": "userRateLimitExceeded"}]}}, True),
         (429, QUOTA_EXHAUSTED, False),
         (429, google_error(429, "Resource exhausted."), False),
         (400, google_error(400, "Bad."), False),
@@ -70,7 +71,13 @@ def test_only_transient_answers_are_retryable(status: int, body: Any, retryable:
 
 @pytest.mark.parametrize(
     "error",
-    [requests.ConnectionError("reset"), requests.Timeout("slow"), google.auth.exceptions.TransportError("metadata down")],
+    [
+        requests.ConnectionError("reset"),
+        requests.Timeout("slow"),
+        requests.exceptions.ChunkedEncodingError("connection broken mid-body"),
+        google.auth.exceptions.TransportError("metadata down"),
+    ],
+    ids=["connection", "timeout", "chunked-encoding", "auth-transport"],
 )
 def test_transport_failures_are_retryable(error: Exception) -> None:
     assert rest.is_retryable(error)
@@ -122,6 +129,22 @@ def test_a_quota_error_names_the_quota_from_error_info() -> None:
     message = str(api_error(429, QUOTA_EXHAUSTED, project="p"))
     assert "Quota exhausted: aiplatform.googleapis.com/custom_model_training_cpus" in message
     assert "https://console.cloud.google.com/iam-admin/quotas?project=p" in message
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        google_error(429, "Too many requests.", error_info("RATE_LIMIT_EXCEEDED", quota_metric="aiplatform.googleapis.com/requests")),
+        {"error": {"code": 429, "message": "Too many requests.", "errors": [{"reason": "userRateLimitExceeded"}]}},
+    ],
+    ids=["error-info", "legacy-user-rate-limit"],
+)
+def test_a_rate_limit_that_outlasted_the_retries_says_to_retry_later(body: Any) -> None:
+    message = str(api_error(429, body, project="p"))
+    assert "Rate limit still exceeded after retries" in message
+    assert "Retry later." in message
+    # Not the quota advice: an increase request would be the wrong fix for a burst.
+    assert "Quota exhausted" not in message and "iam-admin/quotas" not in message
 
 
 def test_a_quota_error_names_every_violation() -> None:
@@ -258,3 +281,57 @@ def test_poll_gives_up_at_its_deadline() -> None:
 def test_wait_for_operation_returns_a_done_operation_without_polling(fake: FakeVertex, client: rest.GoogleRestClient) -> None:
     assert client.wait_for_operation({"name": "op", "done": True}, deadline_seconds=1)["done"] is True
     assert fake.requests == []
+
+
+def test_every_request_is_sent_with_a_timeout(fake: FakeVertex, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without one, a half-open connection would hang `pulumi up` for ever.
+    install_credentials(monkeypatch, FakeCredentials())
+    for configured, expected in ((None, 60.0), (7.5, 7.5)):
+        kwargs = {} if configured is None else {"timeout_seconds": configured}
+        with rest.GoogleRestClient(fake.base_url, **kwargs) as client:
+            timeouts: list[Any] = []
+            send = client._session.request
+
+            def spy(*args: Any, **call_kwargs: Any) -> Any:
+                timeouts.append(call_kwargs.get("timeout"))
+                return send(*args, **call_kwargs)
+
+            monkeypatch.setattr(client._session, "request", spy)
+            client.get(JOBS)
+            client.request("GET", JOBS, retry=False)
+        assert timeouts == [expected, expected]
+
+
+def test_retries_stop_at_the_deadline_before_max_attempts(fake: FakeVertex, monkeypatch: pytest.MonkeyPatch) -> None:
+    install_credentials(monkeypatch, FakeCredentials())
+    policy = rest.RetryPolicy(max_attempts=100, initial_delay_seconds=0.01, max_delay_seconds=0.02, deadline_seconds=0.05)
+    fake.fail_next("list", 503, times=200)
+
+    with rest.GoogleRestClient(fake.base_url, retry_policy=policy) as client:
+        with pytest.raises(rest.GoogleApiError, match="HTTP 503"):
+            client.get(JOBS)
+
+    # 0.05 s of waits of up to 0.02 s each leave room for a handful of attempts, not 100.
+    assert 2 <= fake.count("list") < 30
+
+
+def _waits(retrier: Any, attempt_number: int, samples: int = 400) -> list[float]:
+    import tenacity
+
+    state = tenacity.RetryCallState(retrier, fn=None, args=(), kwargs={})
+    state.attempt_number = attempt_number
+    return [retrier.wait(state) for _ in range(samples)]
+
+
+def test_retries_back_off_exponentially_with_jitter_up_to_the_cap() -> None:
+    policy = rest.RetryPolicy(max_attempts=10, initial_delay_seconds=1.0, max_delay_seconds=8.0, deadline_seconds=100)
+    retrier = rest.retrying(policy)
+
+    first, third, tenth = (_waits(retrier, n) for n in (1, 3, 10))
+
+    # Full jitter: each wait is drawn from [0, min(cap, initial * 2**(n-1))].
+    assert all(0 <= wait <= 1.0 for wait in first)
+    assert all(0 <= wait <= 4.0 for wait in third) and max(third) > 2.0
+    assert all(0 <= wait <= 8.0 for wait in tenth) and max(tenth) > 6.0
+    assert len(set(first)) > 1  # randomised, so clients that failed together do not retry together
+    assert sum(tenth) > sum(first)

@@ -10,7 +10,8 @@
 Job states advance one step on every GET of the job. Cancel moves a running
 job to CANCELLING, and the next GET to CANCELLED. DELETE of an unfinished job
 is refused like the real API (FAILED_PRECONDITION); it returns an operation
-that is done on its first GET, when the job disappears. Create bodies are
+that is done on its `operation_gets_until_done`-th GET (the first, by default),
+when the job disappears. Create bodies are
 validated against the discovery document (400 with fieldViolations if invalid).
 """
 
@@ -133,6 +134,7 @@ class FakeVertex:
     requests: list[RecordedRequest] = field(default_factory=list)
     faults: list[Fault] = field(default_factory=list)
     next_timelines: list[tuple[list[str], str | None]] = field(default_factory=list)
+    operation_gets_until_done: int = 1
 
     def __post_init__(self) -> None:
         self._ids = itertools.count(8_000_000_000_000_000_001)
@@ -263,13 +265,18 @@ class FakeVertex:
                 400, f"The CustomJob is in state {job.state} and cannot be deleted.", status="FAILED_PRECONDITION"
             )
         name = f"projects/{params['project']}/locations/{params['region']}/operations/{next(self._ids)}"
-        self.operations[name] = {"name": name, "done": False, "deletes": job.resource["name"]}
+        self.operations[name] = {
+            "name": name, "done": False, "deletes": job.resource["name"], "gets_left": self.operation_gets_until_done
+        }
         return 200, {"name": name, "metadata": {"@type": "type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata"}}
 
     def _operation(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
         operation = self.operations.get(params["operation"])
         if operation is None:
             return self._not_found(params["operation"])
+        operation["gets_left"] -= 1
+        if operation["gets_left"] > 0:
+            return 200, {"name": operation["name"], "done": False}
         self.jobs.pop(operation["deletes"], None)
         operation["done"] = True
         return 200, {"name": operation["name"], "done": True, "response": {"@type": "type.googleapis.com/google.protobuf.Empty"}}
