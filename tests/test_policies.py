@@ -29,24 +29,10 @@ from tools.snapshot import EXAMPLES
 DELETE = object()
 IMAGE = "europe-west1-docker.pkg.dev/mlops-course-123/mlops/trainer@sha256:" + "a" * 64
 
-# Inputs for types no example declares (yet): the shape their components send.
+# Inputs for types no example declares (a service account key must never be): the shape they would have.
 FALLBACK_INPUTS: dict[str, dict[str, Any]] = {
     policies.SERVICE_ACCOUNT_KEY: {
         "serviceAccountId": "projects/mlops-course-123/serviceAccounts/deployer-dev@mlops-course-123.iam.gserviceaccount.com",
-    },
-    policies.VERTEX_CUSTOM_JOB: {
-        "project": "mlops-course-123",
-        "region": "europe-west1",
-        "display_name": "trainer-dev",
-        "labels": {"managed-by": "pulumi", "stack": "dev"},
-        "job_spec": {
-            "serviceAccount": "trainer-dev@mlops-course-123.iam.gserviceaccount.com",
-            "workerPoolSpecs": [{
-                "machineSpec": {"machineType": "n1-standard-4"},
-                "replicaCount": "1",
-                "containerSpec": {"imageUri": IMAGE, "args": ["--num-epochs", "10"]},
-            }],
-        },
     },
 }
 
