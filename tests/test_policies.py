@@ -27,7 +27,6 @@ from tests.harness import ROOT, Rendered, render
 from tools.snapshot import EXAMPLES
 
 DELETE = object()
-IMAGE = "europe-west1-docker.pkg.dev/mlops-course-123/mlops/trainer@sha256:" + "a" * 64
 
 # Inputs for types no example declares (a service account key must never be): the shape they would have.
 FALLBACK_INPUTS: dict[str, dict[str, Any]] = {
