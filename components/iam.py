@@ -64,17 +64,3 @@ def bind_service_account(prefix: str, account: gcp.serviceaccount.Account, grant
                          opts: pulumi.ResourceOptions) -> dict[str, pulumi.CustomResource]:
     return bind(prefix, grants, lambda name, grant, o: gcp.serviceaccount.IAMMember(
         name, service_account_id=account.name, role=grant.role, member=grant.member, opts=o), opts)
-
-
-def merge(*grant_maps: Optional[Grants]) -> dict[str, Grant]:
-    merged: dict[str, Grant] = {}
-    for grants in grant_maps:
-        for key, grant in (grants or {}).items():
-            if key in merged:
-                raise ValueError(f"IAM grant key {key!r} is used twice")
-            merged[key] = grant
-    return merged
-
-
-def service_account_member(email: pulumi.Input[str]) -> pulumi.Output[str]:
-    return pulumi.Output.from_input(email).apply(lambda e: f"serviceAccount:{e}")
