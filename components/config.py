@@ -241,10 +241,6 @@ class Settings:
     extra_labels: Mapping[str, str] = field(default_factory=dict)
 
     @property
-    def creates_encryption_key(self) -> bool:
-        return self.encryption_key == "create"
-
-    @property
     def uses_cmek(self) -> bool:
         return bool(self.encryption_key)
 
