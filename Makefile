@@ -16,7 +16,18 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt training/requirements.txt training/package-requirements.txt
+# torch from PyTorch's CPU wheel index on Linux (PyPI's Linux wheel is the CUDA build, with several GB
+# of nvidia-* wheels); the version is the one training/requirements.txt pins.
+TORCH_VERSION := $(shell sed -n 's/^torch==//p' training/requirements.txt)
+TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
+ifeq ($(shell uname -s),Linux)
+TORCH_CPU := --retries 1 --extra-index-url $(TORCH_CPU_INDEX) torch==$(TORCH_VERSION)+cpu
+else
+TORCH_CPU := torch==$(TORCH_VERSION)
+endif
+
+$(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt training/requirements.txt training/pyproject.toml
+	$(PY) -m pip install --quiet $(TORCH_CPU)
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
@@ -60,7 +71,9 @@ bench: test-venv
 	$(MAKE) -C training bench
 
 lint: test-venv
-	$(MAKE) -C training lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/hadolint training/Dockerfile
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 clean:

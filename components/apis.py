@@ -1,14 +1,15 @@
-"""The Google APIs the stack uses, enabled before anything needs them."""
+"""The Google APIs the stack uses, enabled before anything needs them, and the service agents
+that exist once they are."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components.config import Settings
+from stack.config import Settings
 
 BASE_SERVICES = (
     "cloudresourcemanager.googleapis.com",
@@ -71,3 +72,19 @@ class ProjectApis(pulumi.ComponentResource):
         if missing:
             raise KeyError(f"APIs not enabled by this stack: {', '.join(missing)}")
         return [self.services[f"{api}.googleapis.com"] for api in apis]
+
+    def project_number(self, project: str) -> pulumi.Output[str]:
+        # The lookup calls Cloud Resource Manager: in a fresh project it must wait for that API.
+        return gcp.organizations.get_project_output(
+            project_id=project,
+            opts=pulumi.InvokeOutputOptions(depends_on=self.needed_by("cloudresourcemanager")),
+        ).number
+
+    def compute_agent_member(self, project: str) -> pulumi.Output[str]:
+        """`serviceAccount:service-PROJECT_NUMBER@compute-system.iam.gserviceaccount.com`.
+
+        The agent exists once the Compute Engine API is enabled.
+        """
+        return self.project_number(project).apply(
+            lambda number: f"serviceAccount:service-{number}@compute-system.iam.gserviceaccount.com"
+        )

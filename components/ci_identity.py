@@ -35,14 +35,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam, naming
 from components.apis import ProjectApis
-from components.config import GithubSettings
+from stack import iam, naming
+from stack.config import GithubSettings
 
 GITHUB_ISSUER = "https://token.actions.githubusercontent.com"
 WORKLOAD_IDENTITY_USER = "roles/iam.workloadIdentityUser"
@@ -86,7 +85,8 @@ def attribute_condition(github: GithubSettings) -> str:
 def repository_principal_set(pool_name: pulumi.Input[str], repository: str) -> pulumi.Output[str]:
     """Every identity of the pool whose token came from `repository`."""
     return pulumi.Output.from_input(pool_name).apply(
-        lambda name: f"principalSet://iam.googleapis.com/{name}/attribute.repository/{repository}")
+        lambda name: f"principalSet://iam.googleapis.com/{name}/attribute.repository/{repository}"
+    )
 
 
 @dataclass
@@ -107,7 +107,7 @@ class CiIdentity(pulumi.ComponentResource):
     workload_identity_provider: pulumi.Output[str]
     deployer_service_account: pulumi.Output[str]
 
-    def __init__(self, name: str, args: CiIdentityArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: CiIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:ci:Identity", name, None, opts)
         if not args.github.enabled:
             raise ValueError("CiIdentity needs githubRepository (OWNER/NAME)")
@@ -135,14 +135,20 @@ class CiIdentity(pulumi.ComponentResource):
             opts=needs_apis,
         )
         self.deployer_users = iam.bind_service_account(
-            "deployer-wif", args.deployer,
-            {"github-repository": iam.Grant(
-                WORKLOAD_IDENTITY_USER, repository_principal_set(self.pool.name, args.github.repository))},
+            "deployer-wif",
+            args.deployer,
+            {
+                "github-repository": iam.Grant(
+                    WORKLOAD_IDENTITY_USER, repository_principal_set(self.pool.name, args.github.repository)
+                )
+            },
             needs_apis,
         )
         self.workload_identity_provider = self.provider.name
         self.deployer_service_account = args.deployer.email
-        self.register_outputs({
-            "workload_identity_provider": self.workload_identity_provider,
-            "deployer_service_account": self.deployer_service_account,
-        })
+        self.register_outputs(
+            {
+                "workload_identity_provider": self.workload_identity_provider,
+                "deployer_service_account": self.deployer_service_account,
+            }
+        )

@@ -7,13 +7,12 @@ that owns the resource, through its `iam` argument. Nothing here creates a key.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam, naming
 from components.apis import ProjectApis
+from stack import iam, naming
 
 # Project-level grants only where no resource-level grant exists.
 PROJECT_ROLES: dict[str, tuple[str, ...]] = {
@@ -40,7 +39,7 @@ class IdentitiesArgs:
 class Identities(pulumi.ComponentResource):
     accounts: dict[str, gcp.serviceaccount.Account]
 
-    def __init__(self, name: str, args: IdentitiesArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: IdentitiesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:iam:Identities", name, None, opts)
         iam_api = pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("iam"))
         self.accounts = {
@@ -60,13 +59,18 @@ class Identities(pulumi.ComponentResource):
             for grant_role in grant_roles
         }
         self.project_members = iam.bind_project(
-            "project", args.project, grants,
-            pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("cloudresourcemanager")))
+            "project",
+            args.project,
+            grants,
+            pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("cloudresourcemanager")),
+        )
         # The deployer submits jobs that run as the trainer: actAs on that one account only.
         self.trainer_users = iam.bind_service_account(
-            "trainer-actas", self.accounts["trainer"],
+            "trainer-actas",
+            self.accounts["trainer"],
             {"deployer": iam.Grant("roles/iam.serviceAccountUser", self.member("deployer"))},
-            pulumi.ResourceOptions(parent=self))
+            pulumi.ResourceOptions(parent=self),
+        )
         self.register_outputs({role: account.email for role, account in self.accounts.items()})
 
     def email(self, role: str) -> pulumi.Output[str]:

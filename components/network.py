@@ -8,16 +8,13 @@ through Cloud NAT, and Google APIs through Private Google Access.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components import naming
 from components.apis import ProjectApis
+from stack import catalog, naming
 
-# Where Identity-Aware Proxy's TCP forwarding (`gcloud compute ssh --tunnel-through-iap`) comes from.
-IAP_TCP_FORWARDING_RANGE = "35.235.240.0/20"
 SSH_PORT = "22"
 DEFAULT_SUBNET_RANGE = "10.10.0.0/24"
 DEFAULT_SSH_TAG = "iap-ssh"
@@ -38,7 +35,7 @@ class Network(pulumi.ComponentResource):
     subnet: gcp.compute.Subnetwork
     ssh_tag: str
 
-    def __init__(self, name: str, args: NetworkArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: NetworkArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:network:Network", name, None, opts)
         base_name = naming.resource_id(args.stack, "mlops")
 
@@ -73,7 +70,7 @@ class Network(pulumi.ComponentResource):
             description="SSH from Identity-Aware Proxy's TCP forwarding range only",
             network=self.vpc.id,
             direction="INGRESS",
-            source_ranges=[IAP_TCP_FORWARDING_RANGE],
+            source_ranges=[catalog.IAP_TCP_FORWARDING_RANGE],
             target_tags=[args.ssh_tag],
             allows=[gcp.compute.FirewallAllowArgs(protocol="tcp", ports=[SSH_PORT])],
             # Connection logs without metadata annotations: the cheap setting.
@@ -97,14 +94,17 @@ class Network(pulumi.ComponentResource):
             router=self.router.name,
             nat_ip_allocate_option="AUTO_ONLY",
             source_subnetwork_ip_ranges_to_nat="LIST_OF_SUBNETWORKS",
-            subnetworks=[gcp.compute.RouterNatSubnetworkArgs(
-                name=self.subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])],
+            subnetworks=[
+                gcp.compute.RouterNatSubnetworkArgs(name=self.subnet.id, source_ip_ranges_to_nats=["ALL_IP_RANGES"])
+            ],
             log_config=gcp.compute.RouterNatLogConfigArgs(enable=True, filter="ERRORS_ONLY"),
             opts=child_opts(),
         )
-        self.register_outputs({
-            "network": self.vpc.id,
-            "subnet": self.subnet.id,
-            "ssh_tag": self.ssh_tag,
-            "nat": self.nat.name,
-        })
+        self.register_outputs(
+            {
+                "network": self.vpc.id,
+                "subnet": self.subnet.id,
+                "ssh_tag": self.ssh_tag,
+                "nat": self.nat.name,
+            }
+        )

@@ -2,7 +2,7 @@
 
 `ArtifactRegistry` always declares the Docker repository (with its cleanup policies and
 repository-level IAM). Given an `ImageBuild` it also builds and pushes the trainer image,
-tagged with the content hash of its build context (`packaging.image_tag`): unchanged code
+tagged with the content hash of its build context (`artifacts.context.image_tag`): unchanged code
 keeps the image name, so nothing is rebuilt; changed code gives a new tag, a new digest and,
 through `image_digest_ref`, a new training run. Whatever runs the image must use
 `image_digest_ref` (`REGISTRY/trainer@sha256:…`), never the tag.
@@ -13,17 +13,19 @@ package mode runs the sdist on a prebuilt image and needs neither Docker nor a b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Mapping, Optional
 
 import pulumi
 import pulumi_docker as docker
 import pulumi_gcp as gcp
 
-from components import iam, packaging
+from artifacts import context as build_context
 from components.apis import ProjectApis
-from components.config import RegistrySettings
+from stack import iam
+from stack.config import RegistrySettings
+from stack.schema import PROJECT_DIR
 
 # Untagged versions are leftovers of re-pushed tags and multi-arch builds.
 UNTAGGED_RETENTION = f"{3 * 24 * 3600}s"
@@ -56,29 +58,35 @@ def cleanup_policies(keep_count: int) -> list[gcp.artifactregistry.RepositoryCle
     """
     return [
         gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-            id="keep-newest", action="KEEP",
+            id="keep-newest",
+            action="KEEP",
             most_recent_versions=gcp.artifactregistry.RepositoryCleanupPolicyMostRecentVersionsArgs(
-                keep_count=keep_count),
+                keep_count=keep_count
+            ),
         ),
         gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-            id="delete-untagged", action="DELETE",
+            id="delete-untagged",
+            action="DELETE",
             condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
-                tag_state="UNTAGGED", older_than=UNTAGGED_RETENTION),
+                tag_state="UNTAGGED", older_than=UNTAGGED_RETENTION
+            ),
         ),
         gcp.artifactregistry.RepositoryCleanupPolicyArgs(
-            id="delete-old", action="DELETE",
+            id="delete-old",
+            action="DELETE",
             condition=gcp.artifactregistry.RepositoryCleanupPolicyConditionArgs(
-                tag_state="ANY", older_than=TAGGED_RETENTION),
+                tag_state="ANY", older_than=TAGGED_RETENTION
+            ),
         ),
     ]
 
 
 @dataclass(frozen=True)
 class ImageBuild:
-    """An image to build from a local context and push to the repository."""
+    """An image to build from a local context (its `dockerfile` inside) and push to the repository."""
 
     context: Path
-    dockerfile: Path
+    dockerfile: str = "Dockerfile"
     image: str = "trainer"
     # Vertex AI machines are x86-64, whatever the machine that runs `pulumi up`.
     platform: str = "linux/amd64"
@@ -87,20 +95,22 @@ class ImageBuild:
 
     @property
     def tag(self) -> str:
-        return packaging.image_tag(self.context, self.dockerfile, self.build_args)
+        return build_context.image_tag(self.context, self.dockerfile, self.build_args)
 
     def docker_build_args(self) -> docker.DockerBuildArgs:
         # Paths relative to the project (Pulumi's working directory) keep the image's inputs,
         # and so its state, the same on every machine that deploys the stack.
         return docker.DockerBuildArgs(
-            context=packaging.project_relative(self.context), dockerfile=packaging.project_relative(self.dockerfile),
-            platform=self.platform, args=dict(self.build_args) or None)
+            context=build_context.project_relative(self.context, PROJECT_DIR),
+            dockerfile=build_context.project_relative(self.context / self.dockerfile, PROJECT_DIR),
+            platform=self.platform,
+            args=dict(self.build_args) or None,
+        )
 
 
-def trainer_image_build(gpu: bool) -> ImageBuild:
-    """The trainer image from `training/`: CPU torch, or CUDA torch for jobs with GPUs."""
-    return ImageBuild(context=packaging.TRAINING_DIR, dockerfile=packaging.TRAINING_DIR / "Dockerfile",
-                      build_args={"TORCH_INDEX_URL": CUDA_TORCH_INDEX_URL} if gpu else {})
+def trainer_image_build(source_dir: Path, gpu: bool) -> ImageBuild:
+    """The trainer image from `source_dir`: CPU torch, or CUDA torch for jobs with GPUs."""
+    return ImageBuild(context=source_dir, build_args={"TORCH_INDEX_URL": CUDA_TORCH_INDEX_URL} if gpu else {})
 
 
 @dataclass
@@ -109,8 +119,8 @@ class ArtifactRegistryArgs:
     region: str
     settings: RegistrySettings
     apis: ProjectApis
-    image_build: Optional[ImageBuild] = None
-    kms_key_name: Optional[pulumi.Input[str]] = None
+    image_build: ImageBuild | None = None
+    kms_key_name: pulumi.Input[str] | None = None
     iam: iam.Grants = field(default_factory=dict)
 
 
@@ -124,12 +134,12 @@ class ArtifactRegistry(pulumi.ComponentResource):
 
     repository: gcp.artifactregistry.Repository
     url: pulumi.Output[str]
-    image: Optional[docker.Image] = None
-    image_name: Optional[pulumi.Output[str]] = None
-    image_digest_ref: Optional[pulumi.Output[str]] = None
-    pull_command: Optional[pulumi.Output[str]] = None
+    image: docker.Image | None = None
+    image_name: pulumi.Output[str] | None = None
+    image_digest_ref: pulumi.Output[str] | None = None
+    pull_command: pulumi.Output[str] | None = None
 
-    def __init__(self, name: str, args: ArtifactRegistryArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: ArtifactRegistryArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:registry:ArtifactRegistry", name, None, opts)
         self.host = registry_host(args.region)
         self.repository = gcp.artifactregistry.Repository(
@@ -143,29 +153,44 @@ class ArtifactRegistry(pulumi.ComponentResource):
             cleanup_policy_dry_run=False,
             # Scanning follows the project's Container Scanning API setting (on when it is enabled).
             vulnerability_scanning_config=gcp.artifactregistry.RepositoryVulnerabilityScanningConfigArgs(
-                enablement_config="INHERITED"),
+                enablement_config="INHERITED"
+            ),
             kms_key_name=args.kms_key_name,
             labels={"purpose": "mlops-images"},
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("artifactregistry")),
         )
         self.iam_members = iam.bind(
-            "repository", args.iam,
+            "repository",
+            args.iam,
             lambda member_name, grant, member_opts: gcp.artifactregistry.RepositoryIamMember(
-                member_name, project=self.repository.project, location=self.repository.location,
-                repository=self.repository.name, role=grant.role, member=grant.member, opts=member_opts),
+                member_name,
+                project=self.repository.project,
+                location=self.repository.location,
+                repository=self.repository.name,
+                role=grant.role,
+                member=grant.member,
+                opts=member_opts,
+            ),
             pulumi.ResourceOptions(parent=self),
         )
-        self.url = pulumi.Output.all(self.repository.project, self.repository.repository_id).apply(
-            lambda values: f"{self.host}/{values[0]}/{values[1]}")
+        # Whatever pushes to or pulls from the repository through `url` waits for the grants on it.
+        self.url = iam.granted(
+            pulumi.Output.all(self.repository.project, self.repository.repository_id).apply(
+                lambda values: f"{self.host}/{values[0]}/{values[1]}"
+            ),
+            self.iam_members.values(),
+        )
         self.configure_docker_command = f"gcloud auth configure-docker {self.host}"
         if args.image_build is not None:
             self._build(args.image_build)
-        self.register_outputs({
-            "url": self.url,
-            "configure_docker_command": self.configure_docker_command,
-            "image_name": self.image_name,
-            "image_digest_ref": self.image_digest_ref,
-        })
+        self.register_outputs(
+            {
+                "url": self.url,
+                "configure_docker_command": self.configure_docker_command,
+                "image_name": self.image_name,
+                "image_digest_ref": self.image_digest_ref,
+            }
+        )
 
     def _build(self, build: ImageBuild) -> None:
         access_token = gcp.organizations.get_client_config_output().access_token
@@ -176,12 +201,13 @@ class ArtifactRegistry(pulumi.ComponentResource):
             image_name=self.image_name,
             build=build.docker_build_args(),
             registry=docker.RegistryArgs(
-                server=self.host, username=ACCESS_TOKEN_USER, password=pulumi.Output.secret(access_token)),
+                server=self.host, username=ACCESS_TOKEN_USER, password=pulumi.Output.secret(access_token)
+            ),
             skip_push=False,
             # Previews neither need Docker nor push anything; the digest is known after `up`.
             build_on_preview=False,
-            # A first push by the CI deployer must wait for its writer grant.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.repository, *self.iam_members.values()]),
+            # `image_name` comes from `url`, so a first push by the CI deployer waits for its writer grant.
+            opts=pulumi.ResourceOptions(parent=self),
         )
         self.image_digest_ref = self.image.repo_digest.apply(pinned_reference)
         self.pull_command = self.image_digest_ref.apply(lambda ref: f"docker pull {ref}")

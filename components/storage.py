@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam
 from components.apis import ProjectApis
-from components.config import BucketSettings
+from stack import iam
+from stack.config import BucketSettings
 
 # Documented layout of the bucket (README "Data bucket").
 PREFIXES = {
@@ -31,7 +30,7 @@ class DataBucketArgs:
     project: str
     settings: BucketSettings
     apis: ProjectApis
-    kms_key_name: Optional[pulumi.Input[str]] = None
+    kms_key_name: pulumi.Input[str] | None = None
     iam: iam.Grants = field(default_factory=dict)
 
 
@@ -39,7 +38,7 @@ class DataBucket(pulumi.ComponentResource):
     bucket: gcp.storage.Bucket
     url: pulumi.Output[str]
 
-    def __init__(self, name: str, args: DataBucketArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: DataBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:storage:DataBucket", name, None, opts)
         keep_data = not args.settings.destroy_data
         self.bucket = gcp.storage.Bucket(
@@ -55,44 +54,51 @@ class DataBucket(pulumi.ComponentResource):
                 gcp.storage.BucketLifecycleRuleArgs(
                     action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
                     condition=gcp.storage.BucketLifecycleRuleConditionArgs(
-                        num_newer_versions=NONCURRENT_VERSIONS_KEPT, with_state="ARCHIVED"),
+                        num_newer_versions=NONCURRENT_VERSIONS_KEPT, with_state="ARCHIVED"
+                    ),
                 ),
                 gcp.storage.BucketLifecycleRuleArgs(
                     action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
                     condition=gcp.storage.BucketLifecycleRuleConditionArgs(
-                        days_since_noncurrent_time=NONCURRENT_DAYS_KEPT, with_state="ARCHIVED"),
+                        days_since_noncurrent_time=NONCURRENT_DAYS_KEPT, with_state="ARCHIVED"
+                    ),
                 ),
             ],
             encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=args.kms_key_name)
-            if args.kms_key_name else None,
+            if args.kms_key_name
+            else None,
             # Deleting the bucket deletes the data in it: unless destroyData is set, `pulumi destroy`
             # forgets the bucket and leaves it (and every object) in the project.
             force_destroy=args.settings.destroy_data,
             deletion_policy="DELETE" if args.settings.destroy_data else "ABANDON",
             labels={"purpose": "mlops-data"},
             opts=pulumi.ResourceOptions(
-                parent=self, retain_on_delete=keep_data, depends_on=args.apis.needed_by("storage")),
+                parent=self, retain_on_delete=keep_data, depends_on=args.apis.needed_by("storage")
+            ),
         )
         self.iam_members = iam.bind(
-            "bucket", args.iam,
+            "bucket",
+            args.iam,
             lambda member_name, grant, member_opts: gcp.storage.BucketIAMMember(
-                member_name, bucket=self.bucket.name, role=grant.role, member=grant.member, opts=member_opts),
+                member_name, bucket=self.bucket.name, role=grant.role, member=grant.member, opts=member_opts
+            ),
             pulumi.ResourceOptions(parent=self),
         )
-        self.name = self.bucket.name
-        self.url = self.bucket.url
+        # Consumers of the bucket (the job, the workstation, uploads) wait for the grants on it.
+        self.name = iam.granted(self.bucket.name, self.iam_members.values())
+        self.url = iam.granted(self.bucket.url, self.iam_members.values())
         remote = self.url.apply(lambda url: f"{url}/{PREFIXES['dvc'].rstrip('/')}")
-        self.dvc_commands = remote.apply(lambda r: [
-            f"dvc remote add -d remote_storage {r}",
-            "dvc remote modify remote_storage version_aware true",
-        ])
-        self.register_outputs({
-            "name": self.name,
-            "url": self.url,
-            "prefixes": PREFIXES,
-            "dvc_commands": self.dvc_commands,
-        })
-
-    def uri(self, prefix: str, *parts: str) -> pulumi.Output[str]:
-        """`gs://BUCKET/{prefix}/{parts…}` for one of the documented prefixes."""
-        return self.url.apply(lambda url: "/".join([url, PREFIXES[prefix].rstrip("/"), *parts]))
+        self.dvc_commands = remote.apply(
+            lambda r: [
+                f"dvc remote add -d remote_storage {r}",
+                "dvc remote modify remote_storage version_aware true",
+            ]
+        )
+        self.register_outputs(
+            {
+                "name": self.name,
+                "url": self.url,
+                "prefixes": PREFIXES,
+                "dvc_commands": self.dvc_commands,
+            }
+        )

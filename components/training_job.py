@@ -11,15 +11,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import pulumi
 
 from components.apis import ProjectApis
-from components.config import TrainingSettings
-from components.custom_job import CustomJob, CustomJobArgs, worker_pool_spec
 from components.storage import DataBucket
+from providers.vertex_job import CustomJob, CustomJobArgs
+from providers.vertex_spec import worker_pool_spec
+from stack.config import TrainingSettings
 
 TRAINER_MODULE = "trainer.task"
 RUN_DIRECTORY_PLACEHOLDER = "gs://BUCKET/jobs/RUN"
@@ -34,30 +36,38 @@ class TrainingJobArgs:
     service_account: pulumi.Input[str]
     bucket: DataBucket
     apis: ProjectApis
-    container_image: Optional[pulumi.Input[str]] = None  # IMAGE@sha256:… (container mode)
-    package_uri: Optional[pulumi.Input[str]] = None  # gs://…/trainer-….tar.gz (package mode)
-    executor_image: Optional[pulumi.Input[str]] = None
-    kms_key_name: Optional[pulumi.Input[str]] = None
+    container_image: pulumi.Input[str] | None = None  # IMAGE@sha256:… (container mode)
+    package_uri: pulumi.Input[str] | None = None  # gs://…/trainer-….tar.gz (package mode)
+    executor_image: pulumi.Input[str] | None = None
+    kms_key_name: pulumi.Input[str] | None = None
     # Grants the job needs before it starts (bucket access, image pull, actAs).
     waits_for: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
-def job_spec(settings: TrainingSettings, service_account: str, output_directory: str,
-             container_image: Optional[str] = None, package_uri: Optional[str] = None,
-             executor_image: Optional[str] = None) -> dict[str, Any]:
+def job_spec(
+    settings: TrainingSettings,
+    service_account: str,
+    output_directory: str,
+    container_image: str | None = None,
+    package_uri: str | None = None,
+    executor_image: str | None = None,
+) -> dict[str, Any]:
     """The Vertex AI CustomJobSpec for the configured run: one chief, plus workers when distributed."""
-    args = [*settings.args.as_flags(), "--job-dir", output_directory]
+    args = [*settings.args, "--job-dir", output_directory]
     if container_image:
         code: dict[str, Any] = {"container_image": container_image}
     else:
-        code = {"python_package_uris": [package_uri], "executor_image": executor_image,
-                "python_module": TRAINER_MODULE}
+        code = {"python_package_uris": [package_uri], "executor_image": executor_image, "python_module": TRAINER_MODULE}
 
     def pool(replicas: int) -> dict[str, Any]:
         return worker_pool_spec(
-            machine_type=settings.machine_type, replica_count=replicas,
-            accelerator_type=settings.gpu_type or None, accelerator_count=settings.gpu_count,
-            args=args, **code)
+            machine_type=settings.machine_type,
+            replica_count=replicas,
+            accelerator_type=settings.gpu_type or None,
+            accelerator_count=settings.gpu_count,
+            args=args,
+            **code,
+        )
 
     pools = [pool(1)]
     if settings.replica_count > 1:
@@ -86,30 +96,39 @@ def run_name(stack: str, spec: dict[str, Any]) -> str:
 class TrainingJob(pulumi.ComponentResource):
     job: CustomJob
 
-    def __init__(self, name: str, args: TrainingJobArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: TrainingJobArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:training:TrainingJob", name, None, opts)
         if (args.container_image is None) == (args.package_uri is None):
             raise ValueError("TrainingJob needs exactly one of container_image or package_uri")
+
         def spec_for(output_directory: str) -> pulumi.Output[dict[str, Any]]:
             return pulumi.Output.all(
-                args.service_account, args.container_image, args.package_uri, args.executor_image,
-            ).apply(lambda v: job_spec(args.settings, v[0], output_directory, container_image=v[1],
-                                       package_uri=v[2], executor_image=v[3]))
+                args.service_account,
+                args.container_image,
+                args.package_uri,
+                args.executor_image,
+            ).apply(
+                lambda v: job_spec(
+                    args.settings, v[0], output_directory, container_image=v[1], package_uri=v[2], executor_image=v[3]
+                )
+            )
 
         # The run's name comes from its definition, and its output directory from its name.
         self.run_name = spec_for(RUN_DIRECTORY_PLACEHOLDER).apply(lambda spec: run_name(args.stack, spec))
-        self.output_directory = pulumi.Output.all(args.bucket.url, self.run_name).apply(
-            lambda v: f"{v[0]}/jobs/{v[1]}")
+        self.output_directory = pulumi.Output.all(args.bucket.url, self.run_name).apply(lambda v: f"{v[0]}/jobs/{v[1]}")
         spec = self.output_directory.apply(spec_for)
         self.job = CustomJob(
             "job",
             CustomJobArgs(
-                project=args.project, region=args.region, display_name=self.run_name, job_spec=spec,
-                labels={"run": "trainer"}, encryption_key=args.kms_key_name,
+                project=args.project,
+                region=args.region,
+                display_name=self.run_name,
+                job_spec=spec,
+                labels={"run": "trainer"},
+                encryption_key=args.kms_key_name,
                 wait_for=args.settings.wait_for,
             ),
-            opts=pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.apis.needed_by("aiplatform"), *args.waits_for]),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.apis.needed_by("aiplatform"), *args.waits_for]),
         )
         # What a user needs next: the course's `jobs describe` and `jobs stream-logs`, and the model.
         self.summary = {

@@ -10,20 +10,17 @@ roles/compute.osLogin and roles/iam.serviceAccountUser on the workstation's serv
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
 
 import pulumi
 import pulumi_gcp as gcp
 
-from components import iam, naming, service_agents
 from components.apis import ProjectApis
-from components.config import VmSettings
 from components.network import Network
 from components.storage import PREFIXES
+from stack import catalog, iam, naming
+from stack.config import VmSettings
 
-DEEP_LEARNING_IMAGES_PROJECT = "deeplearning-platform-release"
 BOOT_DISK_TYPE = "pd-balanced"
-CLOUD_PLATFORM_SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 SCHEDULER_ROLE = "roles/compute.instanceAdmin.v1"
 
 # What a person needs to use the workstation; documented, never granted by the stack.
@@ -42,7 +39,7 @@ def image_path(image: str) -> str:
     """A full image path as-is; otherwise a Deep Learning VM image family."""
     if image.startswith("projects/"):
         return image
-    return f"projects/{DEEP_LEARNING_IMAGES_PROJECT}/global/images/family/{image}"
+    return f"projects/{catalog.DEEP_LEARNING_IMAGES_PROJECT}/global/images/family/{image}"
 
 
 def region_of(zone: str) -> str:
@@ -53,24 +50,34 @@ def scheduling(vm: VmSettings) -> gcp.compute.InstanceSchedulingArgs:
     if vm.spot:
         # A Spot VM that stops (keeping its disk) instead of being deleted on preemption.
         return gcp.compute.InstanceSchedulingArgs(
-            provisioning_model="SPOT", preemptible=True, automatic_restart=False,
-            instance_termination_action="STOP", on_host_maintenance="TERMINATE")
+            provisioning_model="SPOT",
+            preemptible=True,
+            automatic_restart=False,
+            instance_termination_action="STOP",
+            on_host_maintenance="TERMINATE",
+        )
     return gcp.compute.InstanceSchedulingArgs(
-        provisioning_model="STANDARD", automatic_restart=True,
+        provisioning_model="STANDARD",
+        automatic_restart=True,
         # VMs with GPUs cannot live-migrate.
-        on_host_maintenance="TERMINATE" if vm.gpu_type else "MIGRATE")
+        on_host_maintenance="TERMINATE" if vm.gpu_type else "MIGRATE",
+    )
 
 
-def schedule_policy(vm: VmSettings) -> Optional[gcp.compute.ResourcePolicyInstanceSchedulePolicyArgs]:
+def schedule_policy(vm: VmSettings) -> gcp.compute.ResourcePolicyInstanceSchedulePolicyArgs | None:
     if not vm.has_schedule:
         return None
 
     return gcp.compute.ResourcePolicyInstanceSchedulePolicyArgs(
         time_zone=vm.time_zone,
         vm_start_schedule=gcp.compute.ResourcePolicyInstanceSchedulePolicyVmStartScheduleArgs(
-            schedule=vm.start_schedule) if vm.start_schedule else None,
-        vm_stop_schedule=gcp.compute.ResourcePolicyInstanceSchedulePolicyVmStopScheduleArgs(
-            schedule=vm.stop_schedule) if vm.stop_schedule else None,
+            schedule=vm.start_schedule
+        )
+        if vm.start_schedule
+        else None,
+        vm_stop_schedule=gcp.compute.ResourcePolicyInstanceSchedulePolicyVmStopScheduleArgs(schedule=vm.stop_schedule)
+        if vm.stop_schedule
+        else None,
     )
 
 
@@ -84,19 +91,19 @@ class WorkstationArgs:
     service_account_email: pulumi.Input[str]
     data_bucket_name: pulumi.Input[str]
     apis: ProjectApis
-    kms_key_name: Optional[pulumi.Input[str]] = None
+    kms_key_name: pulumi.Input[str] | None = None
 
 
 class Workstation(pulumi.ComponentResource):
     instance: gcp.compute.Instance
-    schedule: Optional[gcp.compute.ResourcePolicy]
+    schedule: gcp.compute.ResourcePolicy | None
     instance_name: pulumi.Output[str]
     zone: pulumi.Output[str]
     internal_ip: pulumi.Output[str]
     ssh_command: pulumi.Output[str]
     data_commands: pulumi.Output[dict]
 
-    def __init__(self, name: str, args: WorkstationArgs, opts: Optional[pulumi.ResourceOptions] = None):
+    def __init__(self, name: str, args: WorkstationArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:compute:Workstation", name, None, opts)
         vm = args.settings
         instance_name = naming.resource_id(args.stack, "workstation")
@@ -104,7 +111,8 @@ class Workstation(pulumi.ComponentResource):
 
         def child_opts(*depends_on: pulumi.Resource, **options) -> pulumi.ResourceOptions:
             return pulumi.ResourceOptions(
-                parent=self, depends_on=[*args.apis.needed_by("compute"), *depends_on], **options)
+                parent=self, depends_on=[*args.apis.needed_by("compute"), *depends_on], **options
+            )
 
         self.instance = gcp.compute.Instance(
             "instance",
@@ -114,25 +122,33 @@ class Workstation(pulumi.ComponentResource):
             machine_type=vm.machine_type,
             boot_disk=gcp.compute.InstanceBootDiskArgs(
                 initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(
-                    image=image_path(vm.image), size=vm.disk_size_gb, type=BOOT_DISK_TYPE),
+                    image=image_path(vm.image), size=vm.disk_size_gb, type=BOOT_DISK_TYPE
+                ),
                 kms_key_self_link=args.kms_key_name,
             ),
-            network_interfaces=[gcp.compute.InstanceNetworkInterfaceArgs(
-                subnetwork=args.network.subnet.id,
-                # An empty access config is what asks Compute Engine for an ephemeral public IP.
-                access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()] if vm.external_ip else None,
-            )],
+            network_interfaces=[
+                gcp.compute.InstanceNetworkInterfaceArgs(
+                    subnetwork=args.network.subnet.id,
+                    # An empty access config is what asks Compute Engine for an ephemeral public IP.
+                    access_configs=[gcp.compute.InstanceNetworkInterfaceAccessConfigArgs()] if vm.external_ip else None,
+                )
+            ],
             tags=[args.network.ssh_tag],
             metadata={**HARDENED_METADATA, **(GPU_DRIVER_METADATA if has_gpu else {})},
             can_ip_forward=False,
             service_account=gcp.compute.InstanceServiceAccountArgs(
-                email=args.service_account_email, scopes=[CLOUD_PLATFORM_SCOPE]),
+                email=args.service_account_email, scopes=[catalog.CLOUD_PLATFORM_SCOPE]
+            ),
             shielded_instance_config=gcp.compute.InstanceShieldedInstanceConfigArgs(
                 # The NVIDIA driver the DL images build on first boot is unsigned: Secure Boot
                 # would refuse to load it, so GPU workstations keep vTPM and integrity monitoring only.
-                enable_secure_boot=not has_gpu, enable_vtpm=True, enable_integrity_monitoring=True),
+                enable_secure_boot=not has_gpu,
+                enable_vtpm=True,
+                enable_integrity_monitoring=True,
+            ),
             guest_accelerators=[gcp.compute.InstanceGuestAcceleratorArgs(type=vm.gpu_type, count=vm.gpu_count)]
-            if has_gpu else None,
+            if has_gpu
+            else None,
             scheduling=scheduling(vm),
             allow_stopping_for_update=True,
             deletion_protection=vm.deletion_protection,
@@ -161,10 +177,16 @@ class Workstation(pulumi.ComponentResource):
             # the instance, and the attachment waits for the grant.
             self.scheduler_access = iam.bind(
                 "instance",
-                {"compute-service-agent": iam.Grant(SCHEDULER_ROLE, service_agents.compute_agent_member(args.project, args.apis))},
+                {"compute-service-agent": iam.Grant(SCHEDULER_ROLE, args.apis.compute_agent_member(args.project))},
                 lambda member_name, grant, member_opts: gcp.compute.InstanceIAMMember(
-                    member_name, project=args.project, zone=args.zone, instance_name=self.instance.name,
-                    role=grant.role, member=grant.member, opts=member_opts),
+                    member_name,
+                    project=args.project,
+                    zone=args.zone,
+                    instance_name=self.instance.name,
+                    role=grant.role,
+                    member=grant.member,
+                    opts=member_opts,
+                ),
                 child_opts(),
             )
             self.schedule_attachment = gcp.compute.ResourcePolicyAttachment(
@@ -180,20 +202,27 @@ class Workstation(pulumi.ComponentResource):
         self.zone = self.instance.zone
         self.internal_ip = self.instance.network_interfaces.apply(lambda nics: nics[0].network_ip)
         self.ssh_command = pulumi.Output.all(self.instance.name, self.instance.zone).apply(
-            lambda name_zone: f"gcloud compute ssh {name_zone[0]} --zone {name_zone[1]} "
-                              f"--project {args.project} --tunnel-through-iap")
+            lambda name_zone: (
+                f"gcloud compute ssh {name_zone[0]} --zone {name_zone[1]} --project {args.project} --tunnel-through-iap"
+            )
+        )
         data_prefix = PREFIXES["data"].rstrip("/")
-        self.data_commands = pulumi.Output.from_input(args.data_bucket_name).apply(lambda bucket: {
-            "mount": f"mkdir -p ~/{data_prefix} && gcsfuse --implicit-dirs --only-dir {data_prefix} {bucket} ~/{data_prefix}",
-            "download": f"gcloud storage rsync gs://{bucket}/{data_prefix} ./{data_prefix} --recursive",
-            "upload": f"gcloud storage rsync ./{data_prefix} gs://{bucket}/{data_prefix} --recursive",
-        })
-        self.register_outputs({
-            "instance_name": self.instance_name,
-            "zone": self.zone,
-            "internal_ip": self.internal_ip,
-            "ssh_command": self.ssh_command,
-            "data_commands": self.data_commands,
-            "schedule": self.schedule.name if self.schedule else None,
-            "user_roles": list(USER_ROLES),
-        })
+        self.data_commands = pulumi.Output.from_input(args.data_bucket_name).apply(
+            lambda bucket: {
+                "mount": f"mkdir -p ~/{data_prefix} && "
+                f"gcsfuse --implicit-dirs --only-dir {data_prefix} {bucket} ~/{data_prefix}",
+                "download": f"gcloud storage rsync gs://{bucket}/{data_prefix} ./{data_prefix} --recursive",
+                "upload": f"gcloud storage rsync ./{data_prefix} gs://{bucket}/{data_prefix} --recursive",
+            }
+        )
+        self.register_outputs(
+            {
+                "instance_name": self.instance_name,
+                "zone": self.zone,
+                "internal_ip": self.internal_ip,
+                "ssh_command": self.ssh_command,
+                "data_commands": self.data_commands,
+                "schedule": self.schedule.name if self.schedule else None,
+                "user_roles": list(USER_ROLES),
+            }
+        )

@@ -11,7 +11,7 @@ from pulumi_policy import EnforcementLevel, PolicyPack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from policies import PACK_NAME, POLICIES  # noqa: E402  (needs the pack's folder on sys.path)
+from policies import PACK_NAME, POLICIES
 
 PolicyPack(
     name=PACK_NAME,

@@ -1,8 +1,8 @@
-"""Shared fixtures: the program under the suite's one set of Pulumi mocks (see harness.py)."""
+"""Shared fixtures: the program under the one set of Pulumi mocks (tools/render.py)."""
 
 import pytest
 
-from tests.harness import Rendered, render
+from tools.render import Rendered, render
 
 
 @pytest.fixture(scope="session")

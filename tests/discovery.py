@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import re
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +27,7 @@ _INT32_RANGE = (-(2**31), 2**31 - 1)
 _UINT32_RANGE = (0, 2**32 - 1)
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_document(doc_name: str) -> dict[str, Any]:
     """`doc_name` is the file stem, e.g. "aiplatform.v1" or "compute.v1"."""
     return json.loads((DOCUMENTS_DIR / f"{doc_name}.json").read_text())
@@ -151,6 +151,6 @@ def _check_string(schema: dict[str, Any], value: str, where: str, problems: list
             problems.append(f"{where}: {value!r} is deprecated")
     number_format = schema.get("format")
     if number_format == "google-duration" and not _DURATION.match(value):
-        problems.append(f"{where}: {value!r} is not a duration like \"3600s\"")
+        problems.append(f'{where}: {value!r} is not a duration like "3600s"')
     elif number_format == "google-datetime" and not _DATETIME.match(value):
         problems.append(f"{where}: {value!r} is not an RFC 3339 timestamp")

@@ -3,7 +3,7 @@
     python -m tools.snapshot           # (make snapshot) rewrite snapshots/<example>.yaml
     python -m tools.snapshot --check   # exit 1 and list the stale files
 
-The program runs under the test suite's mocks (tests/harness.py): no cloud, no credentials, no
+The program runs under Pulumi mocks (tools/render.py): no cloud, no credentials, no
 Pulumi CLI, so every pull request (forks included) shows its effect on the declared
 resources as a plain diff of these files. Resources are sorted by URN, keys are sorted and
 secrets are redacted, so the same tree always gives the same bytes.
@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import yaml
 
-from tests.harness import PROJECT_NAME, ROOT, Declared, Rendered, render
+from tools.render import PROJECT_NAME, ROOT, Declared, Rendered, render
 
 SNAPSHOT_DIR = ROOT / "snapshots"
 REFRESH_COMMAND = "make snapshot"
@@ -62,7 +62,7 @@ _Dumper.add_representer(str, _represent_str)
 def short_urn(urn: str) -> str:
     """The URN without its stack and project prefix: the parent type chain and the name."""
     for prefix in (f"urn:pulumi:{STACK}::{PROJECT_NAME}::", "pulumi:pulumi:Stack$"):
-        urn = urn[len(prefix):] if urn.startswith(prefix) else urn
+        urn = urn[len(prefix) :] if urn.startswith(prefix) else urn
     return urn
 
 
@@ -77,8 +77,10 @@ def describe(resource: Declared) -> dict[str, Any]:
     options = _non_default_options(resource)
     if options:
         entry["options"] = options
-    dependencies = sorted({short_urn(urn) for urn in resource.dependencies}
-                          | {short_urn(urn) for urns in resource.property_dependencies.values() for urn in urns})
+    dependencies = sorted(
+        {short_urn(urn) for urn in resource.dependencies}
+        | {short_urn(urn) for urns in resource.property_dependencies.values() for urn in urns}
+    )
     if dependencies:
         entry["dependsOn"] = dependencies
     if resource.custom:
@@ -93,8 +95,7 @@ def document(example: str, rendered: Rendered) -> str:
         "outputs": rendered.outputs,
         "resources": {short_urn(r.urn): describe(r) for r in sorted(rendered.resources, key=lambda r: r.urn)},
     }
-    text = yaml.dump(body, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=110,
-                     allow_unicode=True)
+    text = yaml.dump(body, Dumper=_Dumper, sort_keys=True, default_flow_style=False, width=110, allow_unicode=True)
     return HEADER.format(command=REFRESH_COMMAND, example=example) + text
 
 
@@ -106,16 +107,20 @@ def path_of(example: str) -> Path:
     return SNAPSHOT_DIR / f"{example}.yaml"
 
 
-def stale(examples: Optional[list[str]] = None) -> list[str]:
+def stale(examples: list[str] | None = None) -> list[str]:
     """Snapshot files that differ from what the program declares now (or belong to no example)."""
     names = examples or list(EXAMPLES)
     problems = [
-        str(path_of(name).relative_to(ROOT)) for name in names
+        str(path_of(name).relative_to(ROOT))
+        for name in names
         if not path_of(name).exists() or path_of(name).read_text() != render_example(name)
     ]
     if examples is None:
-        problems += [str(p.relative_to(ROOT)) + " (no such example)"
-                     for p in sorted(SNAPSHOT_DIR.glob("*.yaml")) if p.stem not in EXAMPLES]
+        problems += [
+            str(p.relative_to(ROOT)) + " (no such example)"
+            for p in sorted(SNAPSHOT_DIR.glob("*.yaml"))
+            if p.stem not in EXAMPLES
+        ]
     return problems
 
 
@@ -128,14 +133,14 @@ def write_all() -> list[Path]:
     return written
 
 
-def main(argv: Optional[list[str]] = None) -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.snapshot", description=__doc__.split("\n")[0])
     parser.add_argument("--check", action="store_true", help="only report stale snapshot files (exit 1 if any)")
     args = parser.parse_args(argv)
     if args.check:
         problems = stale()
         if problems:
-            print("Stale stack snapshots (refresh with `%s` and commit them):" % REFRESH_COMMAND, file=sys.stderr)
+            print(f"Stale stack snapshots (refresh with `{REFRESH_COMMAND}` and commit them):", file=sys.stderr)
             for problem in problems:
                 print(f"  {problem}", file=sys.stderr)
             return 1

@@ -33,14 +33,19 @@ import google.auth.credentials
 from tests import discovery
 
 DEFAULT_TIMELINE = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED")
-TERMINAL_STATES = frozenset(
-    {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
-)
+TERMINAL_STATES = frozenset({"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
 CREATE_TIME = "2026-11-28T12:00:00.000000Z"
 
 _HTTP_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT", 401: "UNAUTHENTICATED", 403: "PERMISSION_DENIED", 404: "NOT_FOUND",
-    409: "ALREADY_EXISTS", 429: "RESOURCE_EXHAUSTED", 500: "INTERNAL", 502: "UNAVAILABLE", 503: "UNAVAILABLE",
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
 }
 
 _JOBS = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/customJobs"
@@ -59,7 +64,12 @@ _LABEL_FILTER = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]
 
 
 def error_info(reason: str, domain: str = "googleapis.com", **metadata: str) -> dict[str, Any]:
-    return {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": domain, "metadata": metadata}
+    return {
+        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+        "reason": reason,
+        "domain": domain,
+        "metadata": metadata,
+    }
 
 
 def quota_failure(*violations: dict[str, Any]) -> dict[str, Any]:
@@ -122,7 +132,10 @@ class _Job:
     def view(self) -> dict[str, Any]:
         resource = dict(self.resource, state=self.state, updateTime=CREATE_TIME)
         if self.state == "JOB_STATE_FAILED":
-            resource["error"] = {"code": 13, "message": self.error_message or "The replica workerpool0-0 exited with a non-zero status of 1."}
+            resource["error"] = {
+                "code": 13,
+                "message": self.error_message or "The replica workerpool0-0 exited with a non-zero status of 1.",
+            }
         return resource
 
 
@@ -143,7 +156,7 @@ class FakeVertex:
 
     # --- lifecycle ---
 
-    def __enter__(self) -> "FakeVertex":
+    def __enter__(self) -> FakeVertex:
         self.start()
         return self
 
@@ -242,9 +255,7 @@ class FakeVertex:
             label = _LABEL_FILTER.match(query["filter"][0])
             if not label:
                 return 400, google_error(400, f"Unsupported filter: {query['filter'][0]}")
-            matching = [
-                job for job in matching if job.resource.get("labels", {}).get(label["key"]) == label["value"]
-            ]
+            matching = [job for job in matching if job.resource.get("labels", {}).get(label["key"]) == label["value"]]
         return 200, {"customJobs": [job.view() for job in matching]} if matching else {}
 
     def _cancel(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
@@ -266,9 +277,15 @@ class FakeVertex:
             )
         name = f"projects/{params['project']}/locations/{params['region']}/operations/{next(self._ids)}"
         self.operations[name] = {
-            "name": name, "done": False, "deletes": job.resource["name"], "gets_left": self.operation_gets_until_done
+            "name": name,
+            "done": False,
+            "deletes": job.resource["name"],
+            "gets_left": self.operation_gets_until_done,
         }
-        return 200, {"name": name, "metadata": {"@type": "type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata"}}
+        return 200, {
+            "name": name,
+            "metadata": {"@type": "type.googleapis.com/google.cloud.aiplatform.v1.DeleteOperationMetadata"},
+        }
 
     def _operation(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
         operation = self.operations.get(params["operation"])
@@ -279,7 +296,11 @@ class FakeVertex:
             return 200, {"name": operation["name"], "done": False}
         self.jobs.pop(operation["deletes"], None)
         operation["done"] = True
-        return 200, {"name": operation["name"], "done": True, "response": {"@type": "type.googleapis.com/google.protobuf.Empty"}}
+        return 200, {
+            "name": operation["name"],
+            "done": True,
+            "response": {"@type": "type.googleapis.com/google.protobuf.Empty"},
+        }
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -342,7 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.shutdown(socket.SHUT_RDWR)
 
 
-# --- credentials and timing for tests that drive components.rest --------------------------------
+# --- credentials and timing for tests that drive providers.rest --------------------------------
 
 FAKE_TOKEN = "ya29.FAKE-TOKEN-must-never-reach-the-state-7f3c9e"
 FAKE_SERVICE_ACCOUNT = "trainer@test-project.iam.gserviceaccount.com"
@@ -373,11 +394,13 @@ def install_credentials(monkeypatch: Any, credentials: google.auth.credentials.C
 
 
 def make_backoff_tiny(monkeypatch: Any) -> None:
-    from components import custom_job, rest
+    from providers import rest, vertex_job
 
-    tiny_retry = rest.RetryPolicy(max_attempts=4, initial_delay_seconds=0.001, max_delay_seconds=0.005, deadline_seconds=10)
+    tiny_retry = rest.RetryPolicy(
+        max_attempts=4, initial_delay_seconds=0.001, max_delay_seconds=0.005, deadline_seconds=10
+    )
     tiny_poll = rest.PollPolicy(initial_delay_seconds=0.001, max_delay_seconds=0.005)
     monkeypatch.setattr(rest, "DEFAULT_RETRY_POLICY", tiny_retry)
     monkeypatch.setattr(rest, "DEFAULT_POLL_POLICY", tiny_poll)
-    monkeypatch.setattr(custom_job, "CREATE_RETRY_POLICY", tiny_retry)
-    monkeypatch.setattr(custom_job, "JOB_POLL_POLICY", tiny_poll)
+    monkeypatch.setattr(vertex_job, "CREATE_RETRY_POLICY", tiny_retry)
+    monkeypatch.setattr(vertex_job, "JOB_POLL_POLICY", tiny_poll)

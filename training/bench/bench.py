@@ -13,13 +13,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import pyarrow as pa
 import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from trainer import data, distributed, synthetic, task  # noqa: E402
-from trainer.model import TipClassifier  # noqa: E402
+from trainer import csv_data, distributed, features, synthetic, task
+from trainer.model import TipClassifier
 
 
 def fresh_model(preprocessing, seed=0):
@@ -45,8 +46,8 @@ def bare_loop(preprocessing, train, batch_size, epochs):
     started = time.perf_counter()
     for _ in range(epochs):
         for i in range(0, len(label), batch_size):
-            loss = F.binary_cross_entropy_with_logits(model(numeric[i : i + batch_size], categorical[i : i + batch_size]),
-                                                      label[i : i + batch_size])  # fmt: skip
+            batch = slice(i, i + batch_size)
+            loss = F.binary_cross_entropy_with_logits(model(numeric[batch], categorical[batch]), label[batch])
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -88,7 +89,7 @@ def time_loading(path, rounds):
     """Best of `rounds` for each, alternating so that load from other processes hits both alike:
     pandas.read_csv(path) with its defaults (parse only) vs the trainer's CSV bytes -> training
     tensors (parse, validate, fit vocabularies and statistics, encode), with the trainer's parse
-    alone (data.read_csv_files) also timed, as the floor of the latter."""
+    alone (csv_data.read_csv_files) also timed, as the floor of the latter."""
     import pandas as pd
 
     best = {"pandas": float("inf"), "trainer": float("inf"), "parse": float("inf")}
@@ -98,9 +99,9 @@ def time_loading(path, rounds):
         pd.read_csv(path)
         best["pandas"] = min(best["pandas"], time.perf_counter() - started)
         started = time.perf_counter()
-        table = data.read_csv_files([path]).table
+        table = csv_data.read_csv_files([path]).table
         parsed = time.perf_counter()
-        preprocessing = data.Preprocessing.fit(table)
+        preprocessing = features.Preprocessing.fit(table)
         fitted = time.perf_counter()
         preprocessing.encode(table)
         total = time.perf_counter() - started
@@ -109,7 +110,7 @@ def time_loading(path, rounds):
             split = (parsed - started, fitted - parsed, started + total - fitted)
         del table, preprocessing
         started = time.perf_counter()
-        data.read_csv_files([path])
+        csv_data.read_csv_files([path])
         best["parse"] = min(best["parse"], time.perf_counter() - started)
     return best, split
 
@@ -130,10 +131,10 @@ def main():
     train_csv, eval_csv = str(workdir / "train.csv"), str(workdir / "eval.csv")
     train_table, _ = synthetic.generate(args.rows, seed=1)
     eval_table, eval_probability = synthetic.generate(args.eval_rows, seed=2)
-    data.write_csv(train_table, train_csv)
-    data.write_csv(eval_table, eval_csv)
-    table = data.read_csv_files([train_csv]).table
-    preprocessing = data.Preprocessing.fit(table)
+    csv_data.write_csv(train_table, train_csv)
+    csv_data.write_csv(eval_table, eval_csv)
+    table = csv_data.read_csv_files([train_csv]).table
+    preprocessing = features.Preprocessing.fit(table)
     train = preprocessing.encode(table)
 
     trainer_loop(preprocessing, train, args.batch_size, 1)  # warm-up
@@ -146,29 +147,39 @@ def main():
     naive_rate = naive_loop(preprocessing, train, args.batch_size, args.naive_rows)
     print(f"training throughput at batch size {args.batch_size} on {args.rows} rows (samples/s):")
     print(f"  (a) trainer loop     {trainer_rate:12.0f}")
-    print(f"  (b) bare loop        {ceiling_rate:12.0f}   trainer / ceiling = {trainer_rate / ceiling_rate:.2f}  (goal >= 0.80)")
-    print(f"  (c) naive DataLoader {naive_rate:12.0f}   trainer / naive   = {trainer_rate / naive_rate:.1f}x (goal >= 20x)")
+    ceiling_ratio, naive_ratio = trainer_rate / ceiling_rate, trainer_rate / naive_rate
+    print(f"  (b) bare loop        {ceiling_rate:12.0f}   trainer / ceiling = {ceiling_ratio:.2f}  (goal >= 0.80)")
+    print(f"  (c) naive DataLoader {naive_rate:12.0f}   trainer / naive   = {naive_ratio:.1f}x (goal >= 20x)")
 
     big_csv = str(workdir / "big.csv")
-    data.write_csv(synthetic.generate(args.csv_rows, seed=5)[0], big_csv)
+    csv_data.write_csv(synthetic.generate(args.csv_rows, seed=5)[0], big_csv)
     best, split = time_loading(big_csv, args.load_rounds)
     size_mb = Path(big_csv).stat().st_size / 1e6
     print(f"loading {args.csv_rows} CSV rows ({size_mb:.0f} MB), best of {args.load_rounds} alternating rounds:")
     print(f"  pandas.read_csv (defaults)         {best['pandas']:.3f}s")
-    print(f"  trainer CSV -> tensors             {best['trainer']:.3f}s   ratio {best['trainer'] / best['pandas']:.2f} "
-          f"(goal < 0.33); that round: parse+validate {split[0]:.3f}s, fit {split[1]:.3f}s, encode {split[2]:.3f}s")
-    print(f"  trainer parse+validate alone       {best['parse']:.3f}s   ratio {best['parse'] / best['pandas']:.2f} "
-          f"(pyarrow.csv on {data.pa.cpu_count()} cores: the floor of the line above)")
+    print(
+        f"  trainer CSV -> tensors             {best['trainer']:.3f}s   ratio {best['trainer'] / best['pandas']:.2f} "
+        f"(goal < 0.33); that round: parse+validate {split[0]:.3f}s, fit {split[1]:.3f}s, encode {split[2]:.3f}s"
+    )
+    print(
+        f"  trainer parse+validate alone       {best['parse']:.3f}s   ratio {best['parse'] / best['pandas']:.2f} "
+        f"(pyarrow.csv on {pa.cpu_count()} cores: the floor of the line above)"
+    )
 
     history = task.main(["--train-files", train_csv, "--eval-files", eval_csv, "--num-epochs", "3",
-                         "--batch-size", "100", "--learning-rate", "0.001", "--job-dir", str(workdir / "job")])  # fmt: skip
+                         "--batch-size", "100", "--learning-rate", "0.001",
+                         "--job-dir", str(workdir / "job")])  # fmt: skip
     best = synthetic.ceiling(eval_probability, eval_table["tip"].to_numpy())
     final = history[-1]
     print(f"quality after 3 epochs (course settings) on {args.eval_rows} eval rows:")
-    print(f"  accuracy {final['eval_accuracy']:.4f} vs ceiling {best['accuracy']:.4f}: "
-          f"gap {100 * (best['accuracy'] - final['eval_accuracy']):.2f} points (goal <= 1)")
-    print(f"  log-loss {final['eval_loss']:.4f} vs ceiling {best['log_loss']:.4f}: "
-          f"gap {final['eval_loss'] - best['log_loss']:.4f} (goal <= 0.015)")
+    print(
+        f"  accuracy {final['eval_accuracy']:.4f} vs ceiling {best['accuracy']:.4f}: "
+        f"gap {100 * (best['accuracy'] - final['eval_accuracy']):.2f} points (goal <= 1)"
+    )
+    print(
+        f"  log-loss {final['eval_loss']:.4f} vs ceiling {best['log_loss']:.4f}: "
+        f"gap {final['eval_loss'] - best['log_loss']:.4f} (goal <= 0.015)"
+    )
 
 
 if __name__ == "__main__":

@@ -4,79 +4,79 @@ import pytest
 import torch
 from conftest import SAMPLE_TRAIN
 
-from trainer import data, synthetic
+from trainer import columns, csv_data, features, synthetic
 
 
 def replace_field(line, column, value):
     fields = line.split(",")
-    fields[data.COLUMNS.index(column)] = value
+    fields[columns.COLUMNS.index(column)] = value
     return ",".join(fields)
 
 
 def test_reads_sample_with_schema_types():
-    table = data.read_csv(str(SAMPLE_TRAIN))
-    assert table.column_names == data.COLUMNS
+    table = csv_data.read_csv(str(SAMPLE_TRAIN))
+    assert table.column_names == columns.COLUMNS
     assert table.num_rows == 4000
     assert table.schema.field("pickup_census_tract").type == pa.int64()
-    # Strings come back dictionary-encoded (the parser builds the dictionary; see data._READ_TYPES).
+    # Strings come back dictionary-encoded (the parser builds the dictionary; see columns.READ_TYPES).
     assert table.schema.field("company").type == pa.dictionary(pa.int32(), pa.string())
 
 
 def test_empty_file_is_an_error(csv_file):
     path = csv_file("")
-    with pytest.raises(data.DataError, match=r"data\.csv: file is empty"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"data\.csv: file is empty"):
+        csv_data.read_csv(path)
 
 
 def test_header_only_is_an_error(csv_file, sample_header):
     path = csv_file(sample_header + "\n")
-    with pytest.raises(data.DataError, match="no data rows"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match="no data rows"):
+        csv_data.read_csv(path)
 
 
 def test_missing_column_is_named(csv_file, sample_lines):
-    keep = [i for i, c in enumerate(data.COLUMNS) if c != "fare"]
+    keep = [i for i, c in enumerate(columns.COLUMNS) if c != "fare"]
     text = "\n".join(",".join(line.split(",")[i] for i in keep) for line in sample_lines[:5])
     path = csv_file(text)
-    with pytest.raises(data.DataError, match=r"data\.csv: header is missing column\(s\) 'fare'"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"data\.csv: header is missing column\(s\) 'fare'"):
+        csv_data.read_csv(path)
 
 
 def test_file_without_header_row_is_rejected(csv_file, sample_lines):
     path = csv_file("\n".join(sample_lines[1:6]))
-    with pytest.raises(data.DataError, match=r"data\.csv: header is missing column\(s\) 'tip', 'trip_miles'"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"data\.csv: header is missing column\(s\) 'tip', 'trip_miles'"):
+        csv_data.read_csv(path)
 
 
 def test_non_numeric_value_names_file_line_and_column(csv_file, sample_lines):
     lines = list(sample_lines[:10])
     lines[6] = replace_field(lines[6], "fare", "twelve")
     path = csv_file("\n".join(lines))
-    with pytest.raises(data.DataError, match=r"data\.csv, line 7, column 'fare': 'twelve' is not a number"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"data\.csv, line 7, column 'fare': 'twelve' is not a number"):
+        csv_data.read_csv(path)
 
 
 def test_non_integer_category_names_line_and_column(csv_file, sample_lines):
     lines = list(sample_lines[:10])
     lines[3] = replace_field(lines[3], "trip_start_hour", "7pm")
     path = csv_file("\n".join(lines))
-    with pytest.raises(data.DataError, match=r"line 4, column 'trip_start_hour': '7pm' is not an integer"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"line 4, column 'trip_start_hour': '7pm' is not an integer"):
+        csv_data.read_csv(path)
 
 
 def test_label_must_be_zero_or_one(csv_file, sample_lines):
     lines = list(sample_lines[:10])
     lines[5] = replace_field(lines[5], "tip", "2")
     path = csv_file("\n".join(lines))
-    with pytest.raises(data.DataError, match=r"line 6, column 'tip': 2.0 is not 0 or 1"):
-        data.read_csv(path)
+    with pytest.raises(columns.DataError, match=r"line 6, column 'tip': 2.0 is not 0 or 1"):
+        csv_data.read_csv(path)
 
 
 def test_rows_without_label_are_skipped_and_counted(csv_file, sample_lines):
     lines = list(sample_lines[:11])
     lines[2] = replace_field(lines[2], "tip", "")
     lines[9] = replace_field(lines[9], "tip", "")
-    loaded = data.read_csv_files([csv_file("\n".join(lines))])
+    loaded = csv_data.read_csv_files([csv_file("\n".join(lines))])
     assert loaded.skipped_rows == 2
     assert loaded.table.num_rows == 8
 
@@ -84,64 +84,64 @@ def test_rows_without_label_are_skipped_and_counted(csv_file, sample_lines):
 def test_empty_numeric_is_imputed_and_flagged_never_nan(csv_file, sample_lines):
     lines = list(sample_lines[:50])
     lines[1] = replace_field(lines[1], "trip_miles", "")
-    table = data.read_csv_files([csv_file("\n".join(lines))]).table
-    preprocessing = data.Preprocessing.fit(table)
+    table = csv_data.read_csv_files([csv_file("\n".join(lines))]).table
+    preprocessing = features.Preprocessing.fit(table)
     tensors = preprocessing.encode(table)
     assert not torch.isnan(tensors.numeric).any()
-    miles = data.NUMERIC.index("trip_miles")
+    miles = columns.NUMERIC.index("trip_miles")
     assert tensors.numeric[0, miles] == 0.0
-    assert tensors.numeric[0, len(data.NUMERIC) + miles] == 1.0  # missing flag
-    assert tensors.numeric[1:, len(data.NUMERIC) + miles].sum() == 0.0
+    assert tensors.numeric[0, len(columns.NUMERIC) + miles] == 1.0  # missing flag
+    assert tensors.numeric[1:, len(columns.NUMERIC) + miles].sum() == 0.0
 
 
-def _table(**columns):
-    n = len(next(iter(columns.values())))
-    full = {c: pa.nulls(n, data._COLUMN_TYPES[c]) for c in data.COLUMNS}
-    for name, values in columns.items():
-        full[name] = pa.array(values, type=data._COLUMN_TYPES[name])
+def _table(**given):
+    n = len(next(iter(given.values())))
+    full = {c: pa.nulls(n, columns.COLUMN_TYPES[c]) for c in columns.COLUMNS}
+    for name, values in given.items():
+        full[name] = pa.array(values, type=columns.COLUMN_TYPES[name])
     return pa.table(full)
 
 
 def test_vocabulary_by_frequency_with_oov_and_missing_buckets():
     train = _table(tip=[1.0] * 6, company=["b", "a", "a", "c", "b", "a"])
-    preprocessing = data.Preprocessing.fit(train)
+    preprocessing = features.Preprocessing.fit(train)
     assert preprocessing.vocabularies["company"] == ["a", "b", "c"]
     evaluation = _table(tip=[0.0] * 4, company=["a", "zzz", None, "c"])
-    column = data.CATEGORICAL.index("company")
+    column = columns.CATEGORICAL.index("company")
     encoded = preprocessing.encode(evaluation).categorical[:, column].tolist()
-    assert encoded == [2, data.OOV_INDEX, data.MISSING_INDEX, 4]
+    assert encoded == [2, columns.OOV_INDEX, columns.MISSING_INDEX, 4]
 
 
 def test_vocabulary_is_capped_and_rare_values_go_to_oov():
     train = _table(tip=[1.0] * 6, company=["a", "a", "a", "b", "b", "c"])
-    preprocessing = data.Preprocessing.fit(train, max_vocabulary=2)
+    preprocessing = features.Preprocessing.fit(train, max_vocabulary=2)
     assert preprocessing.vocabularies["company"] == ["a", "b"]
-    column = data.CATEGORICAL.index("company")
+    column = columns.CATEGORICAL.index("company")
     assert preprocessing.encode(train).categorical[:, column].tolist() == [2, 2, 2, 3, 3, 0]
 
 
 def test_census_tracts_are_categories_not_quantities():
-    assert "pickup_census_tract" in data.CATEGORICAL and "pickup_census_tract" not in data.NUMERIC
+    assert "pickup_census_tract" in columns.CATEGORICAL and "pickup_census_tract" not in columns.NUMERIC
     train = _table(tip=[1.0] * 3, pickup_census_tract=[17031081500, 17031081500, 17031320100])
-    preprocessing = data.Preprocessing.fit(train)
-    column = data.CATEGORICAL.index("pickup_census_tract")
+    preprocessing = features.Preprocessing.fit(train)
+    column = columns.CATEGORICAL.index("pickup_census_tract")
     near = _table(tip=[1.0] * 2, pickup_census_tract=[17031081500, 17031081501])  # adjacent ids
-    assert preprocessing.encode(near).categorical[:, column].tolist() == [2, data.OOV_INDEX]
+    assert preprocessing.encode(near).categorical[:, column].tolist() == [2, columns.OOV_INDEX]
 
 
 def test_coordinates_become_grid_cells():
     train = _table(tip=[1.0] * 3, pickup_latitude=[41.881, 41.882, 41.95],
                    pickup_longitude=[-87.631, -87.632, -87.65])  # fmt: skip
-    preprocessing = data.Preprocessing.fit(train)
-    column = data.CATEGORICAL.index("pickup_cell")
+    preprocessing = features.Preprocessing.fit(train)
+    column = columns.CATEGORICAL.index("pickup_cell")
     cells = preprocessing.encode(train).categorical[:, column].tolist()
     assert cells[0] == cells[1] != cells[2]
 
 
 def test_standardisation_uses_training_statistics():
     train = _table(tip=[1.0] * 4, pickup_latitude=[41.0, 42.0, 43.0, 44.0])
-    preprocessing = data.Preprocessing.fit(train)
-    column = data.NUMERIC.index("pickup_latitude")
+    preprocessing = features.Preprocessing.fit(train)
+    column = columns.NUMERIC.index("pickup_latitude")
     encoded = preprocessing.encode(train).numeric[:, column]
     assert encoded.mean().item() == pytest.approx(0.0, abs=1e-6)
     assert encoded.std(unbiased=False).item() == pytest.approx(1.0, abs=1e-6)
@@ -152,14 +152,14 @@ def test_standardisation_uses_training_statistics():
 
 def test_long_tailed_columns_are_log_scaled():
     train = _table(tip=[1.0] * 3, fare=[0.0, np.e - 1, np.e**2 - 1])  # log1p: 0, 1, 2
-    preprocessing = data.Preprocessing.fit(train)
+    preprocessing = features.Preprocessing.fit(train)
     assert preprocessing.means["fare"] == pytest.approx(1.0)
 
 
 def test_preprocessing_round_trips_through_json():
-    table = data.read_csv(str(SAMPLE_TRAIN))
-    preprocessing = data.Preprocessing.fit(table)
-    restored = data.Preprocessing.from_json(preprocessing.to_json())
+    table = csv_data.read_csv(str(SAMPLE_TRAIN))
+    preprocessing = features.Preprocessing.fit(table)
+    restored = features.Preprocessing.from_json(preprocessing.to_json())
     a, b = preprocessing.encode(table), restored.encode(table)
     assert torch.equal(a.numeric, b.numeric) and torch.equal(a.categorical, b.categorical)
 
@@ -196,8 +196,8 @@ def test_synthetic_labels_follow_the_known_probability():
 def test_true_probability_is_computable_from_the_csv(tmp_path):
     table, probability = synthetic.generate(500, seed=4)
     path = tmp_path / "s.csv"
-    data.write_csv(table, str(path))
-    read = data.read_csv(str(path))
+    csv_data.write_csv(table, str(path))
+    read = csv_data.read_csv(str(path))
     assert read["fare"].to_pylist() == table["fare"].to_pylist()
     assert read["tip"].to_numpy().tolist() == table["tip"].to_numpy().astype(float).tolist()
 
@@ -205,25 +205,25 @@ def test_true_probability_is_computable_from_the_csv(tmp_path):
 def test_wide_integer_keys_and_all_missing_columns():
     # Keys too far apart for a flat lookup table go through pyarrow's hash kernels instead.
     train = _table(tip=[1.0] * 5, pickup_census_tract=[-(2**62), 5, 2**62, 5, None])
-    preprocessing = data.Preprocessing.fit(train)
+    preprocessing = features.Preprocessing.fit(train)
     assert preprocessing.vocabularies["pickup_census_tract"] == [5, -(2**62), 2**62]
     assert preprocessing.vocabularies["company"] == []  # every value missing
     evaluation = _table(tip=[1.0] * 4, pickup_census_tract=[2**62, 7, None, -(2**62)],
                         company=["a", None, "b", "a"])  # fmt: skip
     encoded = preprocessing.encode(evaluation).categorical
-    oov, missing = data.OOV_INDEX, data.MISSING_INDEX
-    assert encoded[:, data.CATEGORICAL.index("pickup_census_tract")].tolist() == [4, oov, missing, 3]
-    assert encoded[:, data.CATEGORICAL.index("company")].tolist() == [oov, missing, oov, oov]
+    oov, missing = columns.OOV_INDEX, columns.MISSING_INDEX
+    assert encoded[:, columns.CATEGORICAL.index("pickup_census_tract")].tolist() == [4, oov, missing, 3]
+    assert encoded[:, columns.CATEGORICAL.index("company")].tolist() == [oov, missing, oov, oov]
 
 
 def test_results_do_not_depend_on_chunking_or_string_encoding():
-    table = data.read_csv(str(SAMPLE_TRAIN))  # strings dictionary-encoded, as parsed
-    plain = table.cast(pa.schema([(c, data._COLUMN_TYPES[c]) for c in table.column_names]))
+    table = csv_data.read_csv(str(SAMPLE_TRAIN))  # strings dictionary-encoded, as parsed
+    plain = table.cast(pa.schema([(c, columns.COLUMN_TYPES[c]) for c in table.column_names]))
     chunked = pa.Table.from_batches(plain.to_batches(max_chunksize=333))
-    reference = data.Preprocessing.fit(table)
+    reference = features.Preprocessing.fit(table)
     expected = reference.encode(table)
     for other in (plain, chunked):
-        preprocessing = data.Preprocessing.fit(other)
+        preprocessing = features.Preprocessing.fit(other)
         assert preprocessing == reference
         encoded = preprocessing.encode(other)
         assert torch.equal(encoded.numeric, expected.numeric)

@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import SAMPLE_EVAL, SAMPLE_TRAIN, TRAINING_DIR, free_port
 
-from trainer import data, distributed, metrics, task
+from trainer import csv_data, distributed, features, metrics, task
 from trainer.model import TipClassifier
 
 
@@ -58,10 +58,10 @@ def test_shards_are_disjoint_equal_and_cover_the_permutation():
 def reference_two_replica_run(epochs, batch_size, seed):
     """What 2-replica DDP must compute: one process, batches of 2 x batch_size made of the two
     replicas' batches (DDP averages the two equal-sized batch gradients)."""
-    train_table = data.read_csv_files([str(SAMPLE_TRAIN)]).table
-    preprocessing = data.Preprocessing.fit(train_table)
+    train_table = csv_data.read_csv_files([str(SAMPLE_TRAIN)]).table
+    preprocessing = features.Preprocessing.fit(train_table)
     train = preprocessing.encode(train_table)
-    evaluation = preprocessing.encode(data.read_csv(str(SAMPLE_EVAL)))
+    evaluation = preprocessing.encode(csv_data.read_csv(str(SAMPLE_EVAL)))
     torch.manual_seed(seed)
     model = TipClassifier(preprocessing.num_numeric, preprocessing.vocabulary_sizes)
     optimizer = task.make_optimizer(model, 0.001, 0.0)
@@ -90,7 +90,7 @@ def test_two_process_gloo_ddp_run(tmp_path):
         processes.append(subprocess.Popen(command, cwd=TRAINING_DIR, env=env, stdout=subprocess.PIPE,
                                           stderr=subprocess.PIPE, text=True))  # fmt: skip
     outputs = [p.communicate(timeout=120) for p in processes]
-    for process, (out, err) in zip(processes, outputs):
+    for process, (_out, err) in zip(processes, outputs):
         assert process.returncode == 0, err[-3000:]
 
     chief_lines = [json.loads(line) for line in outputs[0][0].splitlines()]

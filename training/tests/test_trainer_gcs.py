@@ -8,7 +8,7 @@ from conftest import SAMPLE_EVAL, SAMPLE_TRAIN, free_port, run_trainer
 
 os.environ.setdefault("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # before gcsfs is imported
 
-from trainer import checkpoint, data, io, predict, task  # noqa: E402
+from trainer import checkpoint, columns, csv_data, fs, predict, task
 
 BUCKET = "trainer-test"
 
@@ -27,25 +27,25 @@ def emulator():
 @pytest.fixture
 def gcs(emulator, monkeypatch):
     monkeypatch.setenv("STORAGE_EMULATOR_HOST", emulator)
-    monkeypatch.setattr(io, "_gcs_filesystem", None)
+    monkeypatch.setattr(fs, "_gcs_filesystem", None)
     yield f"gs://{BUCKET}"
-    io._gcs().invalidate_cache()
+    fs._gcs().invalidate_cache()
 
 
 def test_io_round_trip_and_listing(gcs):
     path = f"{gcs}/io/a/b.txt"
-    io.write_text_atomic(path, "hello")
-    assert io.read_bytes(path) == b"hello"
-    assert io.exists(path)
-    assert io.listdir(f"{gcs}/io/a") == ["b.txt"]
-    assert io.listdir(f"{gcs}/io/nothing-here") == []
-    io.remove(path)
-    assert not io.exists(path)
+    fs.write_text_atomic(path, "hello")
+    assert fs.read_bytes(path) == b"hello"
+    assert fs.exists(path)
+    assert fs.listdir(f"{gcs}/io/a") == ["b.txt"]
+    assert fs.listdir(f"{gcs}/io/nothing-here") == []
+    fs.remove(path)
+    assert not fs.exists(path)
 
 
 def test_train_from_and_to_gcs_with_resume(gcs, capsys, monkeypatch):
-    io.write_bytes_atomic(f"{gcs}/data/train.csv", SAMPLE_TRAIN.read_bytes())
-    io.write_bytes_atomic(f"{gcs}/data/eval.csv", SAMPLE_EVAL.read_bytes())
+    fs.write_bytes_atomic(f"{gcs}/data/train.csv", SAMPLE_TRAIN.read_bytes())
+    fs.write_bytes_atomic(f"{gcs}/data/eval.csv", SAMPLE_EVAL.read_bytes())
     job_dir = f"{gcs}/jobs/run1"
     monkeypatch.setenv(task.STOP_AFTER_EPOCH_ENV, "1")
     with pytest.raises(SystemExit):
@@ -56,16 +56,16 @@ def test_train_from_and_to_gcs_with_resume(gcs, capsys, monkeypatch):
     lines = run_trainer(capsys, "--tensorboard-dir", f"{gcs}/tb", train=f"{gcs}/data/train.csv",
                         eval=f"{gcs}/data/eval.csv", epochs=2, job_dir=job_dir)  # fmt: skip
     assert any(line["message"].startswith("resumed from gs://") for line in lines)
-    result = json.loads(io.read_bytes(f"{job_dir}/model/metrics.json"))
+    result = json.loads(fs.read_bytes(f"{job_dir}/model/metrics.json"))
     assert result["epochs"] == 2
-    assert set(io.listdir(f"{job_dir}/model")) == {"metrics.json", "model.pt", "model_config.json",
+    assert set(fs.listdir(f"{job_dir}/model")) == {"metrics.json", "model.pt", "model_config.json",
                                                     "preprocessing.json"}  # fmt: skip
-    assert len(io.listdir(f"{gcs}/tb")) == 1
+    assert len(fs.listdir(f"{gcs}/tb")) == 1
     predictor = predict.load(f"{job_dir}/model")
     assert len(predictor.predict_files([f"{gcs}/data/eval.csv"])) == 1000
 
 
 def test_bad_gcs_file_is_named(gcs):
-    io.write_bytes_atomic(f"{gcs}/data/empty.csv", b"")
-    with pytest.raises(data.DataError, match=f"gs://{BUCKET}/data/empty.csv: file is empty"):
-        data.read_csv_files([f"{gcs}/data/empty.csv"])
+    fs.write_bytes_atomic(f"{gcs}/data/empty.csv", b"")
+    with pytest.raises(columns.DataError, match=f"gs://{BUCKET}/data/empty.csv: file is empty"):
+        csv_data.read_csv_files([f"{gcs}/data/empty.csv"])

@@ -1,5 +1,5 @@
 import contextlib
-import io as stdio
+import io
 import json
 import struct
 
@@ -7,7 +7,7 @@ import pytest
 import torch
 from conftest import SAMPLE_EVAL, run_trainer
 
-from trainer import checkpoint, data, io, metrics, predict, task, tensorboard
+from trainer import checkpoint, columns, csv_data, fs, metrics, predict, task
 from trainer.model import TipClassifier
 
 METRIC_KEYS = {"eval_loss", "eval_accuracy", "eval_auc", "epochs", "train_seconds", "train_samples_per_second",
@@ -18,7 +18,7 @@ METRIC_KEYS = {"eval_loss", "eval_accuracy", "eval_auc", "epochs", "train_second
 def trained(tmp_path_factory):
     """One 3-epoch run on the sample data, shared by the tests that only read its outputs."""
     job_dir = tmp_path_factory.mktemp("job")
-    out = stdio.StringIO()  # capsys is function-scoped: capture by hand
+    out = io.StringIO()  # capsys is function-scoped: capture by hand
     with contextlib.redirect_stdout(out):
         task.main(["--train-files", str(SAMPLE_EVAL.parent / "train.csv"), "--eval-files", str(SAMPLE_EVAL),
                    "--num-epochs", "3", "--batch-size", "100", "--learning-rate", "0.001",
@@ -38,13 +38,15 @@ def test_end_to_end_writes_every_output(trained):
     assert result["train_samples_per_second"] > 0
     assert result["eval_loss"] == result["history"][-1]["eval_loss"]
     assert sorted(p.name for p in (job_dir / "checkpoints").iterdir()) == [
-        "checkpoint-epoch-0002.pt", "checkpoint-epoch-0003.pt"]  # fmt: skip (older ones pruned)
+        "checkpoint-epoch-0002.pt",
+        "checkpoint-epoch-0003.pt",
+    ]  # fmt: skip (older ones pruned)
 
 
 def test_model_actually_learns(trained):
     job_dir, _ = trained
     result = json.loads((job_dir / "model" / "metrics.json").read_text())
-    labels = data.read_csv(str(SAMPLE_EVAL))["tip"].to_numpy()
+    labels = csv_data.read_csv(str(SAMPLE_EVAL))["tip"].to_numpy()
     majority = max(labels.mean(), 1 - labels.mean())
     assert result["eval_accuracy"] > majority + 0.15
     assert result["eval_auc"] > 0.8
@@ -65,7 +67,7 @@ def test_predictor_reproduces_eval_metrics(trained):
     job_dir, _ = trained
     result = json.loads((job_dir / "model" / "metrics.json").read_text())
     predictor = predict.load(str(job_dir / "model"))
-    table = data.read_csv(str(SAMPLE_EVAL))
+    table = csv_data.read_csv(str(SAMPLE_EVAL))
     logits = predictor.logits(table)
     reproduced = metrics.binary_metrics(logits, torch.tensor(table["tip"].to_numpy(), dtype=torch.float32))
     assert reproduced["loss"] == pytest.approx(result["eval_loss"], abs=1e-6)
@@ -78,23 +80,50 @@ def test_predictor_reproduces_eval_metrics(trained):
     assert predictor.predict_rows(rows)[1:] == pytest.approx(probabilities[1:3].tolist(), abs=1e-6)
 
 
-def test_tensorboard_event_file_is_valid(trained):
-    job_dir, _ = trained
-    (path,) = (job_dir / "tb").iterdir()
-    raw, records = path.read_bytes(), []
+def _crc32c(data):
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte
+        for _ in range(8):
+            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
+    return crc ^ 0xFFFFFFFF
+
+
+def _masked(data):
+    crc = _crc32c(data)
+    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
+
+
+def read_events(path):
+    """TFRecord framing checked byte by byte (length, masked CRC32C of both), payloads as Event protos."""
+    from tensorboardX.proto.event_pb2 import Event
+
+    raw, events = path.read_bytes(), []
     while raw:
         (length,) = struct.unpack("<Q", raw[:8])
-        assert struct.unpack("<I", raw[8:12])[0] == tensorboard.masked_crc32c(raw[:8])
+        assert struct.unpack("<I", raw[8:12])[0] == _masked(raw[:8])
         payload = raw[12 : 12 + length]
-        assert struct.unpack("<I", raw[12 + length : 16 + length])[0] == tensorboard.masked_crc32c(payload)
-        records.append(payload)
+        assert struct.unpack("<I", raw[12 + length : 16 + length])[0] == _masked(payload)
+        events.append(Event.FromString(payload))
         raw = raw[16 + length :]
-    assert len(records) == 4 and b"brain.Event:2" in records[0]
-    assert b"eval_auc" in records[3] and b"train_loss" in records[1]
+    return events
 
 
-def test_crc32c_known_vector():
-    assert tensorboard.crc32c(b"123456789") == 0xE3069283
+def test_crc32c_of_the_reader_matches_the_known_vector():
+    assert _crc32c(b"123456789") == 0xE3069283
+
+
+def test_tensorboard_event_file_holds_every_epochs_metrics(trained):
+    job_dir, _ = trained
+    (path,) = (job_dir / "tb").iterdir()
+    events = read_events(path)
+    assert events[0].file_version == "brain.Event:2"
+    scalars = {(e.step, v.tag): v.simple_value for e in events[1:] for v in e.summary.value}
+    history = json.loads((job_dir / "model" / "metrics.json").read_text())["history"]
+    assert {step for step, _ in scalars} == {h["epoch"] for h in history}
+    for entry in history:
+        for tag in ("train_loss", "eval_loss", "eval_accuracy", "eval_auc"):
+            assert scalars[(entry["epoch"], tag)] == pytest.approx(entry[tag], rel=1e-6)
 
 
 def test_same_seed_same_result_other_seed_differs(tmp_path, capsys):
@@ -141,14 +170,14 @@ def test_latest_checkpoint_ignores_partial_writes(tmp_path):
 
 def test_atomic_write_keeps_the_old_file_when_writing_fails(tmp_path, monkeypatch):
     path = tmp_path / "metrics.json"
-    io.write_text_atomic(str(path), "old")
+    fs.write_text_atomic(str(path), "old")
 
     def failing_fsync(fd):
         raise OSError("disk full")
 
-    monkeypatch.setattr(io.os, "fsync", failing_fsync)
+    monkeypatch.setattr(fs.os, "fsync", failing_fsync)
     with pytest.raises(OSError):
-        io.write_text_atomic(str(path), "new")
+        fs.write_text_atomic(str(path), "new")
     assert path.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
 
@@ -171,7 +200,7 @@ def test_output_directories_default_to_vertex_variables(monkeypatch):
 def test_bad_input_exits_with_a_clear_message(tmp_path, capsys, sample_lines):
     bad = tmp_path / "bad.csv"
     bad.write_text("\n".join(sample_lines[:3] + [sample_lines[3].replace(",", ",x", 1)] + sample_lines[4:8]))
-    with pytest.raises(data.DataError, match=r"bad\.csv, line 4, column 'trip_miles'"):
+    with pytest.raises(columns.DataError, match=r"bad\.csv, line 4, column 'trip_miles'"):
         run_trainer(capsys, train=bad, epochs=1, job_dir=tmp_path / "job")
 
 

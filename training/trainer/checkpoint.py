@@ -6,19 +6,19 @@ import re
 import numpy as np
 import torch
 
-from trainer import io
+from trainer import fs
 
 _NAME = re.compile(r"^checkpoint-epoch-(\d{4,})\.pt$")
 KEEP = 2
 
 
 def path_for(directory, epoch):
-    return io.join(directory, f"checkpoint-epoch-{epoch:04d}.pt")
+    return fs.join(directory, f"checkpoint-epoch-{epoch:04d}.pt")
 
 
 def latest(directory):
     """Path of the newest complete checkpoint in `directory`, or None."""
-    epochs = [int(m.group(1)) for m in map(_NAME.match, io.listdir(directory)) if m]
+    epochs = [int(m.group(1)) for m in map(_NAME.match, fs.listdir(directory)) if m]
     return path_for(directory, max(epochs)) if epochs else None
 
 
@@ -40,11 +40,11 @@ def set_rng_state(state):
 
 def save(directory, state):
     """Atomically write the checkpoint for state['epoch'], then drop all but the newest KEEP."""
-    io.write_bytes_atomic(path_for(directory, state["epoch"]), io.torch_save_bytes(state))
-    epochs = sorted(int(m.group(1)) for m in map(_NAME.match, io.listdir(directory)) if m)
+    fs.write_bytes_atomic(path_for(directory, state["epoch"]), fs.torch_save_bytes(state))
+    epochs = sorted(int(m.group(1)) for m in map(_NAME.match, fs.listdir(directory)) if m)
     for epoch in epochs[:-KEEP]:
-        io.remove(path_for(directory, epoch))
+        fs.remove(path_for(directory, epoch))
 
 
 def load(path):
-    return io.torch_load(path)
+    return fs.torch_load(path)

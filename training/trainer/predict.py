@@ -1,16 +1,16 @@
 """Load a trained model directory and predict tip probabilities.
 
-    from trainer import predict
-    predictor = predict.load("gs://bucket/job/model")
-    predictor.predict_rows([{"trip_miles": 2.1, "fare": 9.5, "payment_type": "Credit Card", ...}])
-    predictor.predict_files(["eval.csv"])
+from trainer import predict
+predictor = predict.load("gs://bucket/job/model")
+predictor.predict_rows([{"trip_miles": 2.1, "fare": 9.5, "payment_type": "Credit Card", ...}])
+predictor.predict_files(["eval.csv"])
 """
 
 import json
 
 import torch
 
-from trainer import data, io
+from trainer import csv_data, features, fs
 from trainer.model import TipClassifier
 
 
@@ -29,16 +29,16 @@ class Predictor:
         return torch.sigmoid(self.logits(table))
 
     def predict_files(self, paths):
-        return self.predict_table(data.read_csv_files(paths, require_label=False).table)
+        return self.predict_table(csv_data.read_csv_files(paths, require_label=False).table)
 
     def predict_rows(self, rows):
         """Vertex AI style instances: dicts keyed by column name; absent keys count as empty."""
-        return self.predict_table(data.table_from_rows(rows)).tolist()
+        return self.predict_table(csv_data.table_from_rows(rows)).tolist()
 
 
 def load(model_dir):
-    config = json.loads(io.read_bytes(io.join(model_dir, "model_config.json")))
+    config = json.loads(fs.read_bytes(fs.join(model_dir, "model_config.json")))
     model = TipClassifier(**config)
-    model.load_state_dict(io.torch_load(io.join(model_dir, "model.pt")))
-    preprocessing = data.Preprocessing.from_json(io.read_bytes(io.join(model_dir, "preprocessing.json")))
+    model.load_state_dict(fs.torch_load(fs.join(model_dir, "model.pt")))
+    preprocessing = features.Preprocessing.from_json(fs.read_bytes(fs.join(model_dir, "preprocessing.json")))
     return Predictor(model, preprocessing)

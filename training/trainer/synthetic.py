@@ -11,7 +11,7 @@ import argparse
 import numpy as np
 import pyarrow as pa
 
-from trainer import data
+from trainer import csv_data
 
 PAYMENT_TYPES = ["Credit Card", "Cash", "Mobile", "Prcard", "Unknown", "No Charge"]
 PAYMENT_SHARE = [0.55, 0.37, 0.04, 0.02, 0.01, 0.01]
@@ -127,7 +127,7 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
     table, probability = generate(args.rows, args.seed)
-    data.write_csv(table, args.out)
+    csv_data.write_csv(table, args.out)
     best = ceiling(probability, table["tip"].to_numpy())
     print(f"wrote {args.rows} rows to {args.out}; true-probability ceiling: "
           f"accuracy {best['accuracy']:.4f}, log-loss {best['log_loss']:.4f}")  # fmt: skip

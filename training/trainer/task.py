@@ -17,7 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from trainer import checkpoint, data, distributed, io, metrics
+from trainer import checkpoint, columns, csv_data, distributed, features, fs, metrics
 from trainer.model import TipClassifier
 from trainer.tensorboard import ScalarWriter
 
@@ -51,7 +51,7 @@ def parse_args(argv=None):
         if not getattr(args, name):
             if not args.job_dir:
                 parser.error(f"--{name.replace('_', '-')} or --job-dir is required")
-            setattr(args, name, io.join(args.job_dir, default))
+            setattr(args, name, fs.join(args.job_dir, default))
     return args
 
 
@@ -130,9 +130,9 @@ def main(argv=None):
 
     # Data: CSV -> tensors once. Vocabularies and statistics come from the training files only.
     started = time.perf_counter()
-    train_table = data.read_csv_files(args.train_files)
-    eval_table = data.read_csv_files(args.eval_files)
-    preprocessing = data.Preprocessing.fit(train_table.table)
+    train_table = csv_data.read_csv_files(args.train_files)
+    eval_table = csv_data.read_csv_files(args.eval_files)
+    preprocessing = features.Preprocessing.fit(train_table.table)
     train = preprocessing.encode(train_table.table).to(device)
     evaluation = preprocessing.encode(eval_table.table).to(device)
     skipped = {"train": train_table.skipped_rows, "eval": eval_table.skipped_rows}
@@ -234,11 +234,11 @@ def write_outputs(args, model, preprocessing, history, skipped, train_rows, eval
         "seed": args.seed,
         "history": history,
     }
-    io.makedirs(args.model_dir)
-    io.write_bytes_atomic(io.join(args.model_dir, "model.pt"), io.torch_save_bytes(model.state_dict()))
-    io.write_text_atomic(io.join(args.model_dir, "model_config.json"), json.dumps(model.config, indent=1))
-    io.write_text_atomic(io.join(args.model_dir, "preprocessing.json"), preprocessing.to_json())
-    io.write_text_atomic(io.join(args.model_dir, "metrics.json"), json.dumps(result, indent=1))  # last
+    fs.makedirs(args.model_dir)
+    fs.write_bytes_atomic(fs.join(args.model_dir, "model.pt"), fs.torch_save_bytes(model.state_dict()))
+    fs.write_text_atomic(fs.join(args.model_dir, "model_config.json"), json.dumps(model.config, indent=1))
+    fs.write_text_atomic(fs.join(args.model_dir, "preprocessing.json"), preprocessing.to_json())
+    fs.write_text_atomic(fs.join(args.model_dir, "metrics.json"), json.dumps(result, indent=1))  # last
     log("INFO", f"wrote the model and metrics to {args.model_dir}",
         eval_loss=result["eval_loss"], eval_accuracy=result["eval_accuracy"], eval_auc=result["eval_auc"])  # fmt: skip
 
@@ -246,6 +246,6 @@ def write_outputs(args, model, preprocessing, history, skipped, train_rows, eval
 if __name__ == "__main__":
     try:
         main()
-    except data.DataError as error:
+    except columns.DataError as error:
         log("ERROR", str(error))
         sys.exit(2)

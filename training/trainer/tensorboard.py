@@ -1,85 +1,66 @@
-"""A minimal TensorBoard event-file writer for scalars (no tensorflow/tensorboard dependency).
+"""TensorBoard scalars through tensorboardX, on local paths, `/gcs/…` and `gs://…`.
 
-Object stores cannot append, so the whole file is rewritten (atomically) on every flush; a run
-logs a few scalars per epoch, so the file stays small. Vertex AI TensorBoard reads this format
-from AIP_TENSORBOARD_LOG_DIR.
+Object stores cannot append, so a `gs://` event file is kept in memory and rewritten (atomically,
+through `trainer.fs`, which also honours STORAGE_EMULATOR_HOST) on every flush; a run logs a few
+scalars per epoch, so the file stays small. Vertex AI sets AIP_TENSORBOARD_LOG_DIR to a gs:// path.
 """
 
-import socket
-import struct
+import io
 import time
 
-from trainer import io
+from tensorboardX.event_file_writer import EventsWriter
+from tensorboardX.proto.event_pb2 import Event
+from tensorboardX.record_writer import register_writer_factory
+from tensorboardX.summary import scalar
+
+from trainer import fs
 
 
-def _crc32c_table():
-    table = []
-    for byte in range(256):
-        crc = byte
-        for _ in range(8):
-            crc = (crc >> 1) ^ 0x82F63B78 if crc & 1 else crc >> 1
-        table.append(crc)
-    return table
+class _ObjectRecordWriter:
+    """tensorboardX's record-writer interface over one object, rewritten whole on flush."""
+
+    def __init__(self, path):
+        self.path = path
+        self.buffer = io.BytesIO()
+
+    def write(self, data):
+        self.buffer.write(data)
+
+    def flush(self):
+        fs.write_bytes_atomic(self.path, self.buffer.getvalue())
+
+    def close(self):
+        self.flush()
 
 
-_TABLE = _crc32c_table()
+class _ObjectRecordWriterFactory:
+    def open(self, path):
+        return _ObjectRecordWriter(path)
+
+    def directory_check(self, path):
+        pass  # object stores have no directories
 
 
-def crc32c(data):
-    crc = 0xFFFFFFFF
-    for byte in data:
-        crc = _TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
-    return crc ^ 0xFFFFFFFF
-
-
-def masked_crc32c(data):
-    crc = crc32c(data)
-    return (((crc >> 15) | (crc << 17)) + 0xA282EAD8) & 0xFFFFFFFF
-
-
-def _varint(value):
-    out = bytearray()
-    while True:
-        bits = value & 0x7F
-        value >>= 7
-        if value:
-            out.append(bits | 0x80)
-        else:
-            out.append(bits)
-            return bytes(out)
-
-
-def _length_delimited(field, payload):
-    return _varint(field << 3 | 2) + _varint(len(payload)) + payload
-
-
-def event(wall_time, step, file_version=None, scalars=None):
-    """A serialized tensorflow.Event protobuf."""
-    message = _varint(1 << 3 | 1) + struct.pack("<d", wall_time) + _varint(2 << 3 | 0) + _varint(step)
-    if file_version is not None:
-        message += _length_delimited(3, file_version.encode())
-    if scalars:
-        values = b"".join(
-            _length_delimited(1, _length_delimited(1, tag.encode()) + _varint(2 << 3 | 5)
-                              + struct.pack("<f", value))  # fmt: skip
-            for tag, value in scalars.items()
-        )
-        message += _length_delimited(5, values)
-    return message
-
-
-def record(data):
-    """TFRecord framing: length, masked CRC of the length, data, masked CRC of the data."""
-    length = struct.pack("<Q", len(data))
-    return length + struct.pack("<I", masked_crc32c(length)) + data + struct.pack("<I", masked_crc32c(data))
+# Replaces tensorboardX's own gs:// writer, which needs google-cloud-storage and knows no emulator.
+register_writer_factory("gs", _ObjectRecordWriterFactory())
 
 
 class ScalarWriter:
+    """One event file per run; `add_scalars` writes one step and makes it visible at once.
+
+    tensorboardX's `EventsWriter` is used directly: `SummaryWriter` queues events for a background
+    thread, and its `flush()` does not wait for that queue, so an epoch could be missing for minutes.
+    """
+
     def __init__(self, directory):
-        now = time.time()
-        self.path = io.join(directory, f"events.out.tfevents.{int(now)}.{socket.gethostname()}")
-        self.records = [record(event(now, 0, file_version="brain.Event:2"))]
+        fs.makedirs(directory)
+        self._events = EventsWriter(fs.join(directory, "events"))
 
     def add_scalars(self, step, scalars):
-        self.records.append(record(event(time.time(), step, scalars=scalars)))
-        io.write_bytes_atomic(self.path, b"".join(self.records))
+        now = time.time()
+        for tag, value in scalars.items():
+            self._events.write_event(Event(wall_time=now, step=step, summary=scalar(tag, value)))
+        self._events.flush()
+
+    def close(self):
+        self._events.close()

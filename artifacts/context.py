@@ -1,0 +1,89 @@
+"""The Docker build context: which files `docker build` sends, and a content hash of them.
+
+The image tag is derived from the context only, so it changes exactly when what the image is
+built from does: unchanged code keeps the tag (nothing is rebuilt or pushed, the training job is
+not run again), changed code gives a new tag. `.dockerignore` is read with docker-py's
+`PatternMatcher` (a port of Docker's own matcher); file contents, symlink targets and the
+executable bit count, modification times, owners and other permission bits do not.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from collections.abc import Mapping
+from pathlib import Path
+
+from docker.utils.build import PatternMatcher
+
+DOCKERIGNORE = ".dockerignore"
+# Hex digits of the SHA-256 used in image tags and object names (64 bits: collisions are moot).
+SHORT_HASH_LENGTH = 16
+
+
+def project_relative(path: Path, root: Path) -> str:
+    """`path` relative to `root` (absolute if outside it), as a POSIX path.
+
+    Resource inputs that name local files use it, so that a stack's state does not depend on
+    where the checkout lies.
+    """
+    resolved = path.resolve()
+    if resolved.is_relative_to(root.resolve()):
+        return resolved.relative_to(root.resolve()).as_posix()
+    return resolved.as_posix()
+
+
+def ignore_patterns(context: Path) -> list[str]:
+    """The `.dockerignore` lines that are patterns (Docker skips blank lines and comments)."""
+    ignore_file = context / DOCKERIGNORE
+    if not ignore_file.is_file():
+        return []
+    lines = (line.strip() for line in ignore_file.read_text(encoding="utf-8").splitlines())
+    return [line for line in lines if line and not line.startswith("#")]
+
+
+def context_files(context: Path, dockerfile: str = "Dockerfile") -> list[str]:
+    """The files (and symlinks) of the build context that `docker build` would send, sorted.
+
+    As docker-py does, the Dockerfile and `.dockerignore` are always part of the context.
+    """
+    matcher = PatternMatcher([*ignore_patterns(context), f"!{dockerfile}"])
+    files = []
+    for relative in matcher.walk(str(context)):
+        path = context / relative
+        if path.is_symlink() or not path.is_dir():
+            files.append(Path(relative).as_posix())
+    return sorted(files)
+
+
+def normalised_mode(path: Path) -> int:
+    # Only the executable bit is kept (as git does): permissions otherwise differ by umask
+    # between checkouts of the same commit.
+    return 0o755 if path.stat().st_mode & stat.S_IXUSR else 0o644
+
+
+def _hash_entry(digest: hashlib._Hash, name: str, path: Path) -> None:
+    if path.is_symlink():
+        kind, mode, content = "link", 0o777, os.readlink(path).encode()
+    else:
+        kind, mode, content = "file", normalised_mode(path), path.read_bytes()
+    # Length-prefixed, so no two different trees can produce the same byte stream.
+    digest.update(f"{kind} {mode:o} {len(content)} {name}\0".encode())
+    digest.update(content)
+
+
+def context_hash(context: Path, dockerfile: str = "Dockerfile", build_args: Mapping[str, str] | None = None) -> str:
+    """SHA-256 (hex) of the build context as `docker build` sees it, plus the build arguments
+    (the same files built with other arguments are another image)."""
+    digest = hashlib.sha256()
+    for name in context_files(context, dockerfile):
+        _hash_entry(digest, name, context / name)
+    for key, value in sorted((build_args or {}).items()):
+        digest.update(f"\0arg\0{key}\0{value}\0".encode())
+    return digest.hexdigest()
+
+
+def image_tag(context: Path, dockerfile: str = "Dockerfile", build_args: Mapping[str, str] | None = None) -> str:
+    """The image tag for a build context: the start of its content hash."""
+    return context_hash(context, dockerfile, build_args)[:SHORT_HASH_LENGTH]

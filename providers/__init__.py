@@ -1,0 +1,1 @@
+"""Code that Pulumi runs in the provider process (dynamic resources) and the Google REST client it uses."""

@@ -1,0 +1,65 @@
+"""Reading raw configuration values: types checked against the schema, problems collected, not raised."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from stack import schema
+
+MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
+DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
+
+_KIND = {bool: "true or false", int: "a whole number", dict: "an object (YAML mapping)", str: "a string"}
+
+
+class ConfigError(Exception):
+    """Every problem of a configuration, reported together."""
+
+    def __init__(self, problems: Sequence[str]):
+        self.problems = list(problems)
+        lines = "\n".join(f"  - {problem}" for problem in self.problems)
+        super().__init__(
+            f"The stack configuration has {len(self.problems)} problem(s); fix them with "
+            f"`pulumi config set KEY VALUE` (project keys) or in Pulumi.<stack>.yaml:\n{lines}"
+        )
+
+
+class Reader:
+    """Reads raw values with their types checked, collecting problems instead of raising."""
+
+    def __init__(self, raw: Callable[[str], str | None], problems: list[str]):
+        self._raw = raw
+        self.problems = problems
+
+    def value(self, key: str) -> Any:
+        default = schema.default(key)
+        text = self._raw(key)
+        if text is None:
+            return default
+        expected = type(default)
+        if expected is str:
+            return text
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError:
+            parsed = text
+        if isinstance(parsed, expected) and (expected is bool or not isinstance(parsed, bool)):
+            return parsed
+        self.problems.append(f"{key} {text!r}: must be {_KIND[expected]}")
+        return default
+
+    def check(self, ok: bool, key: str, value: Any, rule: str) -> bool:
+        if not ok:
+            self.problems.append(f"{key} {value!r}: {rule}")
+        return ok
+
+
+def duration_seconds(text: str) -> int | None:
+    match = DURATION.match(text.strip()) if text.strip() else None
+    if not match or not any(match.groups()):
+        return None
+    days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+    return ((days * 24 + hours) * 60 + minutes) * 60 + seconds

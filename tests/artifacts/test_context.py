@@ -1,0 +1,132 @@
+"""The Docker build context: what `docker build` sends and its content hash (artifacts/context.py)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from artifacts import context as build_context
+from artifacts.context import context_files, context_hash
+from stack.schema import PROJECT_DIR
+
+TRAINING_DIR = PROJECT_DIR / "training"
+
+# The trainer's data, benchmarks and run outputs are neither code nor small: leave them out of copies.
+NOT_COPIED = shutil.ignore_patterns("data", "bench", "runs", "__pycache__", "*.egg-info")
+
+
+@pytest.fixture
+def trainer_copy(tmp_path: Path) -> Path:
+    """A copy of training/ that a test may change."""
+    copy = tmp_path / "training"
+    shutil.copytree(TRAINING_DIR, copy, ignore=NOT_COPIED)
+    return copy
+
+
+def docker_hash(context: Path) -> str:
+    return context_hash(context)
+
+
+def touch_everything(root: Path, seconds: int) -> None:
+    for path in root.rglob("*"):
+        os.utime(path, (seconds, seconds))
+
+
+# --- .dockerignore ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "patterns, path, ignored",
+    [
+        (["tests"], "tests/test_x.py", True),
+        (["tests"], "trainer/tests/test_x.py", False),
+        (["**/__pycache__"], "__pycache__/a.pyc", True),
+        (["**/__pycache__"], "trainer/sub/__pycache__/a.pyc", True),
+        (["**/*.py[cod]"], "trainer/task.pyc", True),
+        (["**/*.py[cod]"], "trainer/task.py", False),
+        (["*.md", "!README.md"], "README.md", False),
+        (["*.md", "!README.md"], "NOTES.md", True),
+        (["/build"], "build/x", True),
+        (["trainer/*.txt"], "trainer/a/b.txt", False),
+        (["# comment", ""], "anything", False),
+    ],
+)
+def test_dockerignore_patterns_follow_docker(patterns, path, ignored, tmp_path):
+    """The context keeps exactly the files Docker's matcher (docker-py's port of it) keeps."""
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text("x")
+    (tmp_path / ".dockerignore").write_text("\n".join(patterns) + "\n")
+    assert (path not in context_files(tmp_path)) is ignored
+
+
+def test_build_context_is_what_the_dockerfile_copies():
+    files = context_files(TRAINING_DIR)
+    assert {"requirements.txt", "pyproject.toml", "README.md", "Dockerfile", "trainer/task.py"} <= set(files)
+    assert not [f for f in files if f.startswith(("tests/", "data/", "bench/")) or "__pycache__" in f]
+
+
+# --- the image tag ------------------------------------------------------------------------
+
+
+def test_context_hash_changes_with_the_code(trainer_copy):
+    before = docker_hash(trainer_copy)
+    task = trainer_copy / "trainer" / "task.py"
+    task.write_text(task.read_text() + "\n# changed\n")
+    assert docker_hash(trainer_copy) != before
+
+
+@pytest.mark.parametrize("change", ["dockerfile", "requirements", "new_module", "executable_bit", "rename"])
+def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change):
+    before = docker_hash(trainer_copy)
+    if change == "dockerfile":
+        (trainer_copy / "Dockerfile").write_text((trainer_copy / "Dockerfile").read_text() + "\nENV X=1\n")
+    elif change == "requirements":
+        (trainer_copy / "requirements.txt").write_text("torch==0.0.1\n")
+    elif change == "new_module":
+        (trainer_copy / "trainer" / "extra.py").write_text("VALUE = 1\n")
+    elif change == "rename":
+        (trainer_copy / "trainer" / "task.py").rename(trainer_copy / "trainer" / "main.py")
+    else:
+        (trainer_copy / "trainer" / "task.py").chmod(0o755)
+    assert docker_hash(trainer_copy) != before
+
+
+@pytest.mark.parametrize(
+    "ignored_file",
+    [
+        "trainer/__pycache__/task.cpython-311.pyc",
+        "tests/test_new.py",
+        "data/sample/extra.csv",
+        "runs/local/checkpoint.pt",
+        "trainer.egg-info/PKG-INFO",
+    ],
+)
+def test_context_hash_ignores_dockerignored_files(trainer_copy, ignored_file):
+    before = docker_hash(trainer_copy)
+    path = trainer_copy / ignored_file
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"not part of the image")
+    assert docker_hash(trainer_copy) == before
+
+
+def test_context_hash_ignores_times_and_group_permissions(trainer_copy):
+    before = docker_hash(trainer_copy)
+    touch_everything(trainer_copy, 1_700_000_000)
+    (trainer_copy / "trainer" / "model.py").chmod(0o664)
+    assert docker_hash(trainer_copy) == before
+
+
+def test_context_hash_counts_an_ignored_dockerfile(trainer_copy):
+    (trainer_copy / ".dockerignore").write_text("Dockerfile\n")
+    before = docker_hash(trainer_copy)
+    (trainer_copy / "Dockerfile").write_text("FROM scratch\n")
+    assert docker_hash(trainer_copy) != before
+
+
+def test_image_tag_is_a_valid_docker_tag():
+    tag = build_context.image_tag(TRAINING_DIR)
+    assert len(tag) == build_context.SHORT_HASH_LENGTH and tag == docker_hash(TRAINING_DIR)[: len(tag)]
+    assert all(c in "0123456789abcdef" for c in tag)

