@@ -37,7 +37,8 @@ def run_trainer(capsys, *extra, train=SAMPLE_TRAIN, eval=SAMPLE_EVAL, epochs=3, 
 @pytest.fixture(autouse=True)
 def _no_vertex_environment(monkeypatch):
     for name in ("AIP_MODEL_DIR", "AIP_CHECKPOINT_DIR", "AIP_TENSORBOARD_LOG_DIR", "CLUSTER_SPEC",
-                 "WORLD_SIZE", "RANK", "STORAGE_EMULATOR_HOST", task.STOP_AFTER_EPOCH_ENV):  # fmt: skip
+                 "WORLD_SIZE", "RANK", "STORAGE_EMULATOR_HOST", task.STOP_AFTER_EPOCH_ENV,
+                 "TRAINER_PACKAGE_URI", "TRAINER_PACKAGE_SHA256"):  # fmt: skip
         monkeypatch.delenv(name, raising=False)
 
 

@@ -1,6 +1,7 @@
 import contextlib
 import io
 import json
+import shutil
 import struct
 
 import pytest
@@ -210,3 +211,24 @@ def test_model_shapes():
     assert logits.shape == (6,)
     with pytest.raises(IndexError):  # index 5 is past column 2's vocabulary and the whole table
         model(torch.zeros(1, 4), torch.tensor([[0, 5 + 1]]))
+
+
+def test_rerun_of_a_finished_run_says_so_and_rewrites_the_outputs(tmp_path, capsys):
+    job_dir = tmp_path / "job"
+    run_trainer(capsys, epochs=2, job_dir=job_dir)
+    first = json.loads((job_dir / "model" / "metrics.json").read_text())
+    weights = (job_dir / "model" / "model.pt").read_bytes()
+    shutil.rmtree(job_dir / "model")  # as if the first run crashed while writing its outputs
+
+    lines = run_trainer(capsys, epochs=2, job_dir=job_dir)
+    (warning,) = [line for line in lines if line["severity"] == "WARNING"]
+    latest = str(job_dir / "checkpoints" / "checkpoint-epoch-0002.pt")
+    assert "already complete" in warning["message"] and latest in warning["message"]
+    assert str(job_dir) in warning["message"] and "new --job-dir" in warning["message"]
+    assert "delete the checkpoints" in warning["message"]
+    assert not [line for line in lines if line["message"].startswith("epoch ")]  # nothing trained
+    again = json.loads((job_dir / "model" / "metrics.json").read_text())
+    assert again == first and (job_dir / "model" / "model.pt").read_bytes() == weights
+
+    lines = run_trainer(capsys, epochs=1, job_dir=job_dir)  # fewer epochs than the checkpoint holds
+    assert any("covers 2 epochs (--num-epochs 1)" in line["message"] for line in lines if line["severity"] == "WARNING")

@@ -1,4 +1,9 @@
-"""Checkpoints named by the number of completed epochs; the newest one is resumed."""
+"""Checkpoints named by the number of completed epochs; the newest one is resumed.
+
+A checkpoint holds only tensors and plain Python values (RNG states included), so it is loaded
+with `torch.load(weights_only=True)`: loading never runs code from the file. A checkpoint that
+would need full unpickling (an older trainer's format, or a tampered file) is refused.
+"""
 
 import random
 import re
@@ -6,7 +11,7 @@ import re
 import numpy as np
 import torch
 
-from trainer import fs
+from trainer import errors, fs
 
 _NAME = re.compile(r"^checkpoint-epoch-(\d{4,})\.pt$")
 KEEP = 2
@@ -23,8 +28,15 @@ def latest(directory):
 
 
 def rng_state():
-    state = {"torch": torch.get_rng_state(), "numpy": np.random.get_state(),
-             "python": random.getstate()}  # fmt: skip
+    """Every RNG's state as tensors and plain values (loadable with weights_only=True)."""
+    kind, keys, position, has_gauss, cached_gaussian = np.random.get_state()
+    version, internal, gauss_next = random.getstate()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": [kind, torch.from_numpy(keys.astype(np.int64)), int(position), int(has_gauss),
+                  float(cached_gaussian)],
+        "python": [version, list(internal), gauss_next],
+    }  # fmt: skip
     if torch.cuda.is_available():
         state["cuda"] = torch.cuda.get_rng_state_all()
     return state
@@ -32,8 +44,10 @@ def rng_state():
 
 def set_rng_state(state):
     torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
+    kind, keys, position, has_gauss, cached_gaussian = state["numpy"]
+    np.random.set_state((kind, keys.numpy().astype(np.uint32), position, has_gauss, cached_gaussian))
+    version, internal, gauss_next = state["python"]
+    random.setstate((version, tuple(internal), gauss_next))
     if "cuda" in state and torch.cuda.is_available():
         torch.cuda.set_rng_state_all(state["cuda"])
 
@@ -47,4 +61,11 @@ def save(directory, state):
 
 
 def load(path):
-    return fs.torch_load(path)
+    try:
+        return fs.torch_load(path)
+    except errors.UnsafeFileError as error:
+        directory = path.rsplit("/", 1)[0] if "/" in path else "."
+        raise errors.UnsafeFileError(
+            f"{error} -- not resumed. Start a fresh run with a new --job-dir (or --checkpoint-dir), or delete "
+            f"the checkpoints in {directory} to train from scratch there"
+        ) from None

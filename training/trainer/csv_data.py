@@ -12,6 +12,7 @@ naming the file, the line and the column. A file without the expected header, or
 import csv
 import dataclasses
 import io
+import os
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -19,6 +20,7 @@ import pyarrow.csv as pacsv
 
 from trainer import fs
 from trainer.columns import COLUMN_TYPES, COLUMNS, INTEGER, LABEL, NUMBER, READ_TYPES, DataError
+from trainer.errors import TrainerError, translating
 
 
 @dataclasses.dataclass
@@ -30,7 +32,13 @@ class Table:
 def read_csv(path, require_label=True):
     """One CSV file as a pyarrow Table with the schema's column types."""
     # Local files are memory-mapped (no copy); remote ones are fetched whole, once.
-    source = pa.BufferReader(fs.read_bytes(path)) if fs.is_remote(path) else pa.memory_map(path)
+    if fs.is_remote(path):
+        source = pa.BufferReader(fs.read_bytes(path))
+    else:
+        if os.path.isdir(path):
+            raise TrainerError(f"{path}: is a directory; expected a CSV file")
+        with translating(path):
+            source = pa.memory_map(path)
     header = _check_header(path, source.read(1 << 16), require_label)
     source.seek(0)
     columns = [c for c in COLUMNS if c in header]

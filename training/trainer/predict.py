@@ -10,7 +10,7 @@ import json
 
 import torch
 
-from trainer import csv_data, features, fs
+from trainer import csv_data, features, fs, rows
 from trainer.model import TipClassifier
 
 
@@ -18,6 +18,7 @@ class Predictor:
     def __init__(self, model, preprocessing):
         self.model = model.eval()
         self.preprocessing = preprocessing
+        self.row_encoder = rows.RowEncoder(preprocessing)  # the server's pyarrow-free path
 
     @torch.no_grad()
     def logits(self, table):
@@ -31,9 +32,17 @@ class Predictor:
     def predict_files(self, paths):
         return self.predict_table(csv_data.read_csv_files(paths, require_label=False).table)
 
-    def predict_rows(self, rows):
-        """Vertex AI style instances: dicts keyed by column name; absent keys count as empty."""
-        return self.predict_table(csv_data.table_from_rows(rows)).tolist()
+    def predict_rows(self, instances):
+        """Vertex AI style instances: dicts keyed by column name, values as numbers or strings that
+        parse as the column's type; absent keys, null and "" count as empty. A value of the wrong
+        type raises rows.InstanceError naming the instance and the field."""
+        parsed = [rows.parse_instance(i, instance) for i, instance in enumerate(instances)]
+        return self.predict_table(csv_data.table_from_rows(parsed)).tolist()
+
+    @torch.inference_mode()
+    def predict_encoded(self, numeric, categorical):
+        """P(tip) for inputs already encoded (numpy arrays from rows.RowEncoder.encode)."""
+        return torch.sigmoid(self.model(torch.from_numpy(numeric), torch.from_numpy(categorical)))
 
 
 def load(model_dir):

@@ -8,6 +8,7 @@ the model, its preprocessing state and metrics.json from rank 0.
 
 import argparse
 import contextlib
+import hmac
 import json
 import os
 import sys
@@ -17,13 +18,17 @@ import torch
 import torch.nn.functional as F
 from torch.nn.parallel import DistributedDataParallel
 
-from trainer import checkpoint, columns, csv_data, distributed, features, fs, metrics
+from trainer import checkpoint, columns, csv_data, distributed, errors, features, fs, metrics
 from trainer.model import TipClassifier
 from trainer.tensorboard import ScalarWriter
 
 # Test hook: stop (as if preempted) right after the checkpoint of this epoch is written.
 STOP_AFTER_EPOCH_ENV = "TRAINER_STOP_AFTER_EPOCH"
 STOPPED_EXIT_CODE = 75
+ERROR_EXIT_CODE = 2  # bad data, a missing or unreadable file, credentials, a refused checkpoint
+# Set by the stack in package mode: the sdist Vertex AI installed and the sha256 the stack uploaded.
+PACKAGE_URI_ENV = "TRAINER_PACKAGE_URI"
+PACKAGE_SHA256_ENV = "TRAINER_PACKAGE_SHA256"
 EVAL_BATCH_SIZE = 65536
 
 
@@ -58,6 +63,26 @@ def parse_args(argv=None):
 def log(severity, message, **fields):
     """One JSON object per line: Cloud Logging reads `severity` and `message` from it."""
     print(json.dumps({"severity": severity, "message": message, **fields}), flush=True)
+
+
+def verify_package(say):
+    """Compare the sha256 of the package object with the one the stack recorded (both from the env)."""
+    uri, expected = os.environ.get(PACKAGE_URI_ENV), os.environ.get(PACKAGE_SHA256_ENV)
+    if not uri and not expected:
+        return
+    if not (uri and expected):
+        say("WARNING", f"package not verified: set both {PACKAGE_URI_ENV} and {PACKAGE_SHA256_ENV}")
+        return
+    expected = expected.strip().lower().removeprefix("sha256:")
+    actual = fs.sha256(uri)
+    if not hmac.compare_digest(actual, expected):
+        bucket = errors.bucket_of(uri)
+        writers = f" and check who can write to gs://{bucket}/packages/" if bucket else ""
+        raise errors.TrainerError(
+            f"the package at {uri} is not the one the stack uploaded: sha256 {actual}, expected {expected}; "
+            f"the object was replaced after the upload: re-upload it with `pulumi up --refresh`{writers}"
+        )
+    say("INFO", f"package {uri} verified: sha256 {actual}", package_uri=uri, package_sha256=actual)
 
 
 def epoch_permutation(num_rows, seed, epoch, replica):
@@ -127,9 +152,13 @@ def main(argv=None):
     say = log if replica.is_main else (lambda *a, **k: None)
     say("INFO", "starting", rank=replica.rank, world_size=replica.world_size, device=str(device),
         args=vars(args))  # fmt: skip
+    fs.report_retries(lambda message: say("WARNING", message))
+    verify_package(say)
 
     # Data: CSV -> tensors once. Vocabularies and statistics come from the training files only.
     started = time.perf_counter()
+    for path in args.train_files + args.eval_files:  # every file, before the first (maybe long) read
+        fs.check_readable(path)
     train_table = csv_data.read_csv_files(args.train_files)
     eval_table = csv_data.read_csv_files(args.eval_files)
     preprocessing = features.Preprocessing.fit(train_table.table)
@@ -162,6 +191,15 @@ def main(argv=None):
             say("WARNING", "resuming a checkpoint written with other settings",
                 checkpoint_config=state["config"], config=config)  # fmt: skip
         say("INFO", f"resumed from {latest} after epoch {first_epoch}")
+        if first_epoch >= args.num_epochs:
+            where = f"job dir {args.job_dir}" if args.job_dir else f"checkpoint dir {args.checkpoint_dir}"
+            say("WARNING",
+                f"this run is already complete: the checkpoint {latest} covers {first_epoch} epochs "
+                f"(--num-epochs {args.num_epochs}) in {where}, so nothing is trained; writing the outputs "
+                f"from it to {args.model_dir}. To train again from scratch, use a new --job-dir or delete the "
+                f"checkpoints in {args.checkpoint_dir}",
+                checkpoint=latest, job_dir=args.job_dir, checkpoint_dir=args.checkpoint_dir,
+                model_dir=args.model_dir)  # fmt: skip
 
     trained = DistributedDataParallel(model) if replica.world_size > 1 else model
     tensorboard = ScalarWriter(args.tensorboard_dir) if args.tensorboard_dir and replica.is_main else None
@@ -243,9 +281,14 @@ def write_outputs(args, model, preprocessing, history, skipped, train_rows, eval
         eval_loss=result["eval_loss"], eval_accuracy=result["eval_accuracy"], eval_auc=result["eval_auc"])  # fmt: skip
 
 
-if __name__ == "__main__":
+def cli(argv=None):
+    """`python -m trainer.task`: errors the user can fix are one ERROR log line and exit code 2."""
     try:
-        main()
-    except columns.DataError as error:
+        return main(argv)
+    except (columns.DataError, errors.TrainerError) as error:
         log("ERROR", str(error))
-        sys.exit(2)
+        sys.exit(ERROR_EXIT_CODE)
+
+
+if __name__ == "__main__":
+    cli()
