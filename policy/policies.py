@@ -1,5 +1,5 @@
 """The stack's guardrails: mandatory resource policies after the CIS Google Cloud Foundations
-Benchmark (the controls that apply to what this stack declares).
+Benchmark (the controls that apply to what this stack declares), and the gaps around them.
 
 Policies see a resource's inputs as the engine sends them: engine (camelCase) property names
 for pulumi-gcp resources (`uniformBucketLevelAccess`, `networkInterfaces`), the Python names a
@@ -9,156 +9,214 @@ SDK, which turns it into an advisory "can't run during preview" note, and the ch
 real at `pulumi up`, before the resource is created. Checks therefore read the properties
 that decide the outcome first (a role before its member).
 
-This module assembles the policies (`guardrail.py` holds what they share, `checks.py` the rules);
-`__main__.py` builds the pack, so tests import every policy without starting the policy server.
-Nothing here imports the stack's own code: the pack runs in its own virtual environment
-(policy/requirements.txt), with this folder on sys.path.
+This module assembles the policies: `guardrail.py` holds what they share, `pack_config.py` their
+settings (policy/config.json), `checks_*.py` the rules, one area each; `__main__.py` builds the
+pack, so tests import every policy without starting the policy server. Nothing here imports the
+stack's own code: the pack runs in its own virtual environment (policy/requirements.txt), with
+this folder on sys.path.
 """
 
 from __future__ import annotations
 
-import checks as rule
+import checks_compute as compute
+import checks_iam as iam
+import checks_identity as identity
+import checks_labels as labels
+import checks_network as network
+import checks_storage as storage
+import checks_workloads as workloads
 from guardrail import (
     BUCKET,
+    BUCKET_IAM,
+    CLOUD_RUN_SERVICE,
+    CLOUD_RUN_SERVICE_IAM,
+    CLOUD_RUN_TYPES,
+    CLOUD_RUN_V2_SERVICE,
     FIREWALL,
-    PROJECT_IAM,
+    FIREWALL_POLICIES_WITH_RULES,
+    FIREWALL_POLICY_RULES,
+    HIERARCHY_IAM,
+    HMAC_KEY,
     REQUIRED_LABEL,
+    SERVICE_ACCOUNT_IAM,
     SERVICE_ACCOUNT_KEY,
     VERTEX_CUSTOM_JOB,
     VM_TYPES,
+    WORKBENCH_INSTANCE,
     WORKLOAD_IDENTITY_PROVIDER,
     Guardrail,
     any_resource,
     of_types,
     violations,
 )
-from pulumi_policy import PolicyConfigSchema, ResourceValidationPolicy
+from pack_config import schema
+from pulumi_policy import ResourceValidationPolicy
 
 __all__ = ["GUARDRAILS", "PACK_NAME", "POLICIES", "violations"]
 
 PACK_NAME = "gcp-mlops-guardrails"
 
-SECURE_BOOT_GPU_EXEMPTION = PolicyConfigSchema(
-    properties={
-        "secureBootExemptForGpus": {
-            "type": "boolean",
-            "default": True,
-            "description": "VMs with GPUs may run without Secure Boot (unsigned NVIDIA driver); vTPM and "
-            "integrity monitoring stay required.",
-        },
-    }
-)
-
-ALLOW_EXTERNAL_IP = PolicyConfigSchema(
-    properties={
-        "allowExternalIp": {
-            "type": "boolean",
-            "default": False,
-            "description": "Allow public IPs on VMs (set together with the stack's vmExternalIp).",
-        },
-    }
-)
-
 GUARDRAILS: tuple[Guardrail, ...] = (
+    # --- identity and access
     Guardrail(
         "no-service-account-keys",
-        "No user-managed service account keys (CIS 1.4).",
-        of_types(SERVICE_ACCOUNT_KEY),
-        rule.no_keys,
+        "No user-managed service account keys, and no HMAC keys (CIS 1.4).",
+        of_types(SERVICE_ACCOUNT_KEY, HMAC_KEY),
+        iam.no_keys,
     ),
     Guardrail(
         "no-basic-or-admin-project-roles",
-        "No basic roles, and no admin roles for service accounts, at project level (CIS 1.5).",
-        of_types(PROJECT_IAM),
-        rule.no_basic_or_admin,
+        "No basic roles, and no admin roles for service accounts, at project, folder or organization level (CIS 1.5).",
+        of_types(HIERARCHY_IAM),
+        iam.no_basic_or_admin,
     ),
     Guardrail(
         "no-project-impersonation-roles",
-        "No serviceAccountUser / serviceAccountTokenCreator at project level (CIS 1.6).",
-        of_types(PROJECT_IAM),
-        rule.no_impersonation,
+        "No serviceAccountUser, serviceAccountTokenCreator, serviceAccountOpenIdTokenCreator or "
+        "workloadIdentityUser at project, folder or organization level (CIS 1.6).",
+        of_types(HIERARCHY_IAM),
+        iam.no_impersonation,
+    ),
+    Guardrail(
+        "custom-roles-allow-listed",
+        "Custom roles are granted at project level only, and only those in allowedProjectCustomRoles.",
+        of_types(HIERARCHY_IAM),
+        iam.custom_roles_allow_listed,
+        schema("allowedProjectCustomRoles"),
+    ),
+    Guardrail(
+        "no-token-creator-on-service-accounts",
+        "Only Google service agents (or the account itself) may create a service account's tokens.",
+        of_types(SERVICE_ACCOUNT_IAM),
+        iam.no_token_creator_on_accounts,
     ),
     Guardrail(
         "no-public-members",
-        "No allUsers / allAuthenticatedUsers anywhere (CIS 5.1).",
+        "No allUsers / allAuthenticatedUsers anywhere (CIS 5.1); Cloud Run invokers: cloudrun-public-serving.",
         any_resource,
-        rule.no_public_members,
+        iam.no_public_members,
     ),
+    # --- storage
     Guardrail(
         "bucket-uniform-access",
         "Buckets use uniform bucket-level access (CIS 5.2).",
         of_types(BUCKET),
-        rule.bucket_uniform_access,
+        storage.bucket_uniform_access,
     ),
     Guardrail(
         "bucket-public-access-prevention",
         "Buckets enforce public access prevention (CIS 5.1).",
         of_types(BUCKET),
-        rule.bucket_public_access_prevention,
+        storage.bucket_public_access_prevention,
     ),
-    Guardrail("bucket-versioning", "Buckets keep object versions.", of_types(BUCKET), rule.bucket_versioning),
+    Guardrail("bucket-versioning", "Buckets keep object versions.", of_types(BUCKET), storage.bucket_versioning),
+    Guardrail(
+        "bucket-writes-prefix-conditioned",
+        "Bucket-level grants of object-writing roles carry an IAM Condition limiting them to object prefixes.",
+        of_types(BUCKET_IAM),
+        storage.bucket_writes_prefix_conditioned,
+        schema("requirePrefixConditionsForBucketWrites"),
+    ),
+    # --- virtual machines
     Guardrail(
         "vm-shielded",
         "VMs are Shielded VMs: secure boot (GPU VMs exempt by config), vTPM, integrity monitoring (CIS 4.8).",
         of_types(VM_TYPES),
-        rule.vm_shielded,
-        SECURE_BOOT_GPU_EXEMPTION,
+        compute.vm_shielded,
+        schema("secureBootExemptForGpus"),
     ),
-    Guardrail("vm-os-login", "VMs enable OS Login (CIS 4.4).", of_types(VM_TYPES), rule.vm_os_login),
+    Guardrail("vm-os-login", "VMs enable OS Login (CIS 4.4).", of_types(VM_TYPES), compute.vm_os_login),
     Guardrail(
         "vm-block-project-ssh-keys",
         "VMs block project-wide SSH keys (CIS 4.3).",
         of_types(VM_TYPES),
-        rule.vm_block_project_ssh_keys,
+        compute.vm_block_project_ssh_keys,
     ),
     Guardrail(
-        "vm-no-serial-port", "VMs do not enable the serial port (CIS 4.5).", of_types(VM_TYPES), rule.vm_no_serial_port
+        "vm-no-serial-port",
+        "VMs do not enable the serial port (CIS 4.5).",
+        of_types(VM_TYPES),
+        compute.vm_no_serial_port,
     ),
     Guardrail(
-        "vm-no-ip-forwarding", "VMs do not forward IP packets (CIS 4.6).", of_types(VM_TYPES), rule.vm_no_ip_forwarding
+        "vm-no-ip-forwarding",
+        "VMs do not forward IP packets (CIS 4.6).",
+        of_types(VM_TYPES),
+        compute.vm_no_ip_forwarding,
     ),
     Guardrail(
         "vm-dedicated-service-account",
         "VMs run as a dedicated service account, not the default compute one (CIS 4.1, 4.2).",
         of_types(VM_TYPES),
-        rule.vm_own_service_account,
+        compute.vm_own_service_account,
     ),
     Guardrail(
         "vm-no-external-ip",
-        "VMs have no public IP unless the policy config allows it (CIS 4.9).",
-        of_types(VM_TYPES),
-        rule.vm_no_external_ip,
-        ALLOW_EXTERNAL_IP,
+        "VMs (templates and Workbench instances too) have no public IP unless the policy config allows it (CIS 4.9).",
+        of_types(VM_TYPES, WORKBENCH_INSTANCE),
+        compute.vm_no_external_ip,
+        schema("allowExternalIp"),
     ),
+    # --- network
     Guardrail(
         "firewall-no-world-ingress",
-        "No firewall ingress from 0.0.0.0/0 or ::/0 (CIS 3.6, 3.7).",
-        of_types(FIREWALL),
-        rule.firewall_no_world_ingress,
+        "No firewall or firewall policy rule admits the internet at large: the union of its source ranges "
+        "holds at most a /8 of public IPv4 (a /32 of IPv6) (CIS 3.6, 3.7).",
+        of_types(FIREWALL, FIREWALL_POLICY_RULES, FIREWALL_POLICIES_WITH_RULES),
+        network.firewall_no_world_ingress,
     ),
     Guardrail(
         "workload-identity-provider-condition",
-        "Workload identity providers have an attribute condition (GitHub: pinned to a repository).",
+        "Workload identity providers have an attribute condition; GitHub's: an exact conjunction pinning one "
+        "repository.",
         of_types(WORKLOAD_IDENTITY_PROVIDER),
-        rule.provider_condition,
+        identity.provider_condition,
     ),
     Guardrail(
         "labels-required",
         f"Every labelable resource carries labels, including {REQUIRED_LABEL}.",
-        rule.labelable,
-        rule.labels_present,
+        labels.labelable,
+        labels.labels_present,
+    ),
+    # --- workloads
+    Guardrail(
+        "no-workload-as-ci-identity",
+        "No VM, Vertex AI job or Cloud Run workload runs as a CI identity (ciServiceAccountPrefixes).",
+        of_types(VM_TYPES, WORKBENCH_INSTANCE, VERTEX_CUSTOM_JOB, CLOUD_RUN_TYPES),
+        workloads.no_ci_identity,
+        schema("ciServiceAccountPrefixes"),
     ),
     Guardrail(
         "vertex-job-dedicated-service-account",
         "The Vertex AI job runs as a dedicated service account, not the default compute one.",
         of_types(VERTEX_CUSTOM_JOB),
-        rule.job_service_account,
+        workloads.job_service_account,
     ),
     Guardrail(
         "vertex-job-image-digest",
-        "The Vertex AI job's container image is pinned by digest.",
+        "The Vertex AI job's images are pinned by digest (Google's prebuilt executors: :latest).",
         of_types(VERTEX_CUSTOM_JOB),
-        rule.job_image_digest,
+        workloads.job_image_digest,
+    ),
+    Guardrail(
+        "cloudrun-image-digest",
+        "Cloud Run services, jobs and worker pools run images pinned by digest.",
+        of_types(CLOUD_RUN_TYPES),
+        workloads.cloudrun_image_digest,
+    ),
+    Guardrail(
+        "cloudrun-dedicated-service-account",
+        "Cloud Run services, jobs and worker pools run as a dedicated service account.",
+        of_types(CLOUD_RUN_TYPES),
+        workloads.cloudrun_service_account,
+    ),
+    Guardrail(
+        "cloudrun-public-serving",
+        "No public Cloud Run invoker (allUsers, allAuthenticatedUsers, invoker IAM disabled) unless the policy "
+        "config allowPublicServing.",
+        of_types(CLOUD_RUN_SERVICE_IAM, CLOUD_RUN_V2_SERVICE, CLOUD_RUN_SERVICE),
+        workloads.cloudrun_public_serving,
+        schema("allowPublicServing"),
     ),
 )
 

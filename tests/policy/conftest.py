@@ -2,6 +2,14 @@
 
 import sys
 
-from tools.render import ROOT
+import pytest
+
+from tools.render import ROOT, Rendered, render
+from tools.snapshot import EXAMPLES
 
 sys.path.insert(0, str(ROOT / "policy"))
+
+
+@pytest.fixture(scope="session")
+def examples() -> dict[str, Rendered]:
+    return {name: render(overrides) for name, overrides in EXAMPLES.items()}
