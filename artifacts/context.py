@@ -1,17 +1,21 @@
-"""The Docker build context: which files `docker build` sends, and a content hash of them.
+"""The Docker build context: which files `docker build` sends, a content hash of them, and an archive of them.
 
 The image tag is derived from the context only, so it changes exactly when what the image is
 built from does: unchanged code keeps the tag (nothing is rebuilt or pushed, the training job is
 not run again), changed code gives a new tag. `.dockerignore` is read with docker-py's
 `PatternMatcher` (a port of Docker's own matcher); file contents, symlink targets and the
 executable bit count, modification times, owners and other permission bits do not.
+`context_archive` packs exactly those files, normalised the same way, for a remote builder.
 """
 
 from __future__ import annotations
 
+import gzip
 import hashlib
+import io
 import os
 import stat
+import tarfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -20,6 +24,8 @@ from docker.utils.build import PatternMatcher
 DOCKERIGNORE = ".dockerignore"
 # Hex digits of the SHA-256 used in image tags and object names (64 bits: collisions are moot).
 SHORT_HASH_LENGTH = 16
+# 1980-01-01T00:00:00Z, the reproducible-build epoch artifacts.sdist uses too.
+ARCHIVE_MTIME = 315532800
 
 
 def project_relative(path: Path, root: Path) -> str:
@@ -87,3 +93,35 @@ def context_hash(context: Path, dockerfile: str = "Dockerfile", build_args: Mapp
 def image_tag(context: Path, dockerfile: str = "Dockerfile", build_args: Mapping[str, str] | None = None) -> str:
     """The image tag for a build context: the start of its content hash."""
     return context_hash(context, dockerfile, build_args)[:SHORT_HASH_LENGTH]
+
+
+def _archive_entry(name: str, path: Path) -> tuple[tarfile.TarInfo, bytes | None]:
+    entry = tarfile.TarInfo(name)
+    entry.mtime, entry.uid, entry.gid, entry.uname, entry.gname = ARCHIVE_MTIME, 0, 0, "", ""
+    if path.is_symlink():
+        entry.type, entry.linkname, entry.mode = tarfile.SYMTYPE, os.readlink(path), 0o777
+        return entry, None
+    content = path.read_bytes()
+    entry.size, entry.mode = len(content), normalised_mode(path)
+    return entry, content
+
+
+def context_archive(context: Path, dockerfile: str = "Dockerfile") -> bytes:
+    """The build context as a gzipped tar (what Cloud Build takes as a storage source): the same
+    files the hash covers, sorted, with a fixed time, owner 0:0 and normalised modes, so the same
+    context gives the same bytes.
+
+    Only files and symlinks are stored, like the hash; extracting creates their directories.
+    Name uploads after `context_hash`, not after these bytes: another zlib may compress differently.
+    """
+    archive = io.BytesIO()
+    # PAX headers only where a name needs them (long or non-ASCII): no times, no owners.
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in context_files(context, dockerfile):
+            entry, content = _archive_entry(name, context / name)
+            tar.addfile(entry, io.BytesIO(content) if content is not None else None)
+    compressed = io.BytesIO()
+    # No file name and time 0 in the gzip header, so it does not vary either.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
+        gz.write(archive.getvalue())
+    return compressed.getvalue()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import shutil
+import tarfile
 from pathlib import Path
 
 import pytest
 
 from artifacts import context as build_context
-from artifacts.context import context_files, context_hash
+from artifacts.context import context_archive, context_files, context_hash
 from stack.schema import PROJECT_DIR
 
 TRAINING_DIR = PROJECT_DIR / "training"
@@ -130,3 +132,65 @@ def test_image_tag_is_a_valid_docker_tag():
     tag = build_context.image_tag(TRAINING_DIR)
     assert len(tag) == build_context.SHORT_HASH_LENGTH and tag == docker_hash(TRAINING_DIR)[: len(tag)]
     assert all(c in "0123456789abcdef" for c in tag)
+
+
+# --- the archive a remote builder gets -------------------------------------------------------
+
+
+def archive_members(archive: bytes) -> dict[str, tarfile.TarInfo]:
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        return {member.name: member for member in tar.getmembers()}
+
+
+def copy_with_umask(source: Path, target: Path, umask: int) -> Path:
+    previous = os.umask(umask)
+    try:
+        shutil.copytree(source, target, ignore=NOT_COPIED, copy_function=shutil.copyfile)
+    finally:
+        os.umask(previous)
+    return target
+
+
+def test_the_archive_is_the_same_bytes_wherever_and_whenever_the_context_was_checked_out(tmp_path):
+    first = copy_with_umask(TRAINING_DIR, tmp_path / "a" / "training", 0o022)
+    second = copy_with_umask(TRAINING_DIR, tmp_path / "elsewhere" / "deeper" / "training", 0o002)
+    touch_everything(first, 1_700_000_000)
+    touch_everything(second, 1_800_000_000)
+    (second / "trainer" / "model.py").chmod(0o664)
+
+    assert context_archive(first) == context_archive(second)
+
+
+def test_the_archive_holds_exactly_the_hashed_files_with_normalised_headers(trainer_copy):
+    (trainer_copy / "trainer" / "run.sh").write_text("#!/bin/sh\n")
+    (trainer_copy / "trainer" / "run.sh").chmod(0o775)
+    (trainer_copy / "trainer" / "entry.py").symlink_to("task.py")
+
+    archive = context_archive(trainer_copy)
+    members = archive_members(archive)
+
+    assert sorted(members) == context_files(trainer_copy)
+    assert list(members) == sorted(members)
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in members.values()} == {(315532800, 0, 0, "", "")}
+    assert members["trainer/run.sh"].mode == 0o755 and members["trainer/task.py"].mode == 0o644
+    assert members["trainer/entry.py"].issym() and members["trainer/entry.py"].linkname == "task.py"
+    with tarfile.open(fileobj=io.BytesIO(archive), mode="r:gz") as tar:
+        assert tar.extractfile("trainer/task.py").read() == (trainer_copy / "trainer" / "task.py").read_bytes()
+    # gzip header: no FNAME flag (bit 3) and a zero MTIME field.
+    assert archive[3] & 0x08 == 0 and archive[4:8] == b"\0\0\0\0"
+
+
+def test_the_archive_changes_with_a_file(trainer_copy):
+    before = context_archive(trainer_copy)
+    (trainer_copy / "requirements.txt").write_text("torch==0.0.1\n")
+    assert context_archive(trainer_copy) != before
+
+
+def test_the_archive_leaves_out_dockerignored_files(trainer_copy):
+    before = context_archive(trainer_copy)
+    for ignored in ("tests/test_new.py", "trainer/__pycache__/task.cpython-311.pyc", "data/extra.csv"):
+        (trainer_copy / ignored).parent.mkdir(parents=True, exist_ok=True)
+        (trainer_copy / ignored).write_bytes(b"not part of the image")
+
+    assert context_archive(trainer_copy) == before
+    assert not [name for name in archive_members(before) if name.startswith(("tests/", "data/"))]

@@ -18,35 +18,41 @@ validated against the discovery document (400 with fieldViolations if invalid).
 from __future__ import annotations
 
 import itertools
-import json
 import re
-import socket
-import threading
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
-
-import google.auth
-import google.auth.credentials
 
 from tests import discovery
+from tests.fakes.google_api import (
+    FAKE_SERVICE_ACCOUNT,
+    FAKE_TOKEN,
+    FakeCredentials,
+    LoopbackApi,
+    bad_request,
+    error_info,
+    google_error,
+    install_credentials,
+    invalid_body_error,
+    quota_failure,
+)
+
+# Re-exported: the Vertex tests import the shared helpers from here.
+__all__ = [
+    "FAKE_SERVICE_ACCOUNT",
+    "FAKE_TOKEN",
+    "FakeCredentials",
+    "FakeVertex",
+    "bad_request",
+    "error_info",
+    "google_error",
+    "install_credentials",
+    "make_backoff_tiny",
+    "quota_failure",
+]
 
 DEFAULT_TIMELINE = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING", "JOB_STATE_SUCCEEDED")
 TERMINAL_STATES = frozenset({"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
 CREATE_TIME = "2026-11-28T12:00:00.000000Z"
-
-_HTTP_STATUS_NAMES = {
-    400: "INVALID_ARGUMENT",
-    401: "UNAUTHENTICATED",
-    403: "PERMISSION_DENIED",
-    404: "NOT_FOUND",
-    409: "ALREADY_EXISTS",
-    429: "RESOURCE_EXHAUSTED",
-    500: "INTERNAL",
-    502: "UNAVAILABLE",
-    503: "UNAVAILABLE",
-}
 
 _JOBS = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/customJobs"
 _ROUTES = [
@@ -60,59 +66,7 @@ _ROUTES = [
 _LABEL_FILTER = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]*)"$')
 
 
-# --- Google error bodies, for fault injection ---------------------------------------------------
-
-
-def error_info(reason: str, domain: str = "googleapis.com", **metadata: str) -> dict[str, Any]:
-    return {
-        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
-        "reason": reason,
-        "domain": domain,
-        "metadata": metadata,
-    }
-
-
-def quota_failure(*violations: dict[str, Any]) -> dict[str, Any]:
-    return {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": list(violations)}
-
-
-def bad_request(**field_descriptions: str) -> dict[str, Any]:
-    return {
-        "@type": "type.googleapis.com/google.rpc.BadRequest",
-        "fieldViolations": [{"field": name, "description": text} for name, text in field_descriptions.items()],
-    }
-
-
-def google_error(code: int, message: str, *details: dict[str, Any], status: str | None = None) -> dict[str, Any]:
-    return {
-        "error": {
-            "code": code,
-            "message": message,
-            "status": status or _HTTP_STATUS_NAMES.get(code, "UNKNOWN"),
-            "details": list(details),
-        }
-    }
-
-
 # --- the fake -----------------------------------------------------------------------------------
-
-
-@dataclass
-class Fault:
-    route: str
-    status: int = 503
-    body: dict[str, Any] | None = None
-    drop: str | None = None  # "before": close without handling; "after": handle, then close without answering
-
-
-@dataclass
-class RecordedRequest:
-    route: str
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: Any
-    authorization: str | None
 
 
 @dataclass
@@ -140,62 +94,20 @@ class _Job:
 
 
 @dataclass
-class FakeVertex:
+class FakeVertex(LoopbackApi):
+    ROUTES = _ROUTES
+
     validate_bodies: bool = True
     jobs: dict[str, _Job] = field(default_factory=dict)
     operations: dict[str, dict[str, Any]] = field(default_factory=dict)
-    requests: list[RecordedRequest] = field(default_factory=list)
-    faults: list[Fault] = field(default_factory=list)
     next_timelines: list[tuple[list[str], str | None]] = field(default_factory=list)
     operation_gets_until_done: int = 1
 
     def __post_init__(self) -> None:
+        super().__post_init__()
         self._ids = itertools.count(8_000_000_000_000_000_001)
-        self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-
-    # --- lifecycle ---
-
-    def __enter__(self) -> FakeVertex:
-        self.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
-
-    def start(self) -> None:
-        fake = self
-
-        class Handler(_Handler):
-            vertex = fake
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
-
-    def stop(self) -> None:
-        if self._server:
-            self._server.shutdown()
-            self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        assert self._server, "start() first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
 
     # --- scripting ---
-
-    def fail_next(self, route: str, status: int = 503, body: dict[str, Any] | None = None, times: int = 1) -> None:
-        for _ in range(times):
-            self.faults.append(Fault(route, status, body or google_error(status, f"injected {status}")))
-
-    def drop_after_next(self, route: str) -> None:
-        """Handle the next `route` request (e.g. create the job), then close the socket without answering."""
-        self.faults.append(Fault(route, drop="after"))
-
-    def drop_before_next(self, route: str) -> None:
-        self.faults.append(Fault(route, drop="before"))
 
     def script_next_job(self, timeline: list[str], error_message: str | None = None) -> None:
         """States the next created job goes through, one step per GET."""
@@ -207,29 +119,13 @@ class FakeVertex:
         self.jobs[name] = _Job({"name": name, "createTime": CREATE_TIME, **fields}, list(timeline))
         return name
 
-    def routes(self) -> list[str]:
-        return [request.route for request in self.requests]
-
-    def count(self, route: str) -> int:
-        return self.routes().count(route)
-
     # --- request handling (called on server threads) ---
-
-    def _take_fault(self, route: str) -> Fault | None:
-        for index, fault in enumerate(self.faults):
-            if fault.route == route:
-                return self.faults.pop(index)
-        return None
-
-    def handle(self, route: str, params: dict[str, str], query: dict[str, list[str]], body: Any) -> tuple[int, Any]:
-        return getattr(self, f"_{route}")(params, query, body)
 
     def _create(self, params: dict[str, str], _query: Any, body: Any) -> tuple[int, Any]:
         if self.validate_bodies:
             problems = discovery.validate("aiplatform.v1", "GoogleCloudAiplatformV1CustomJob", body)
             if problems:
-                violations = dict(problem.split(": ", 1) for problem in problems)
-                return 400, google_error(400, "List of found errors: " + "; ".join(problems), bad_request(**violations))
+                return invalid_body_error(problems)
         timeline, error_message = self.next_timelines.pop(0) if self.next_timelines else (list(DEFAULT_TIMELINE), None)
         name = self.add_job(params["project"], params["region"], timeline, **body)
         self.jobs[name].error_message = error_message
@@ -303,94 +199,7 @@ class FakeVertex:
         }
 
 
-class _Handler(BaseHTTPRequestHandler):
-    vertex: FakeVertex
-
-    def log_message(self, *_args: Any) -> None:  # keep test output clean
-        pass
-
-    def do_GET(self) -> None:
-        self._serve()
-
-    def do_POST(self) -> None:
-        self._serve()
-
-    def do_DELETE(self) -> None:
-        self._serve()
-
-    def _serve(self) -> None:
-        url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        body = json.loads(raw) if raw else None
-        route, params = self._route(url.path)
-        query = parse_qs(url.query)
-        vertex = self.vertex
-        with vertex._lock:
-            vertex.requests.append(
-                RecordedRequest(route, self.command, url.path, query, body, self.headers.get("Authorization"))
-            )
-            fault = vertex._take_fault(route)
-            if fault and fault.drop == "before":
-                return self._hang_up()
-            if fault and fault.drop is None:
-                return self._answer(fault.status, fault.body)
-            if route == "unknown":
-                status, answer = 404, google_error(404, f"no route for {self.command} {url.path}")
-            else:
-                status, answer = vertex.handle(route, params, query, body)
-            if fault and fault.drop == "after":
-                return self._hang_up()
-        self._answer(status, answer)
-
-    def _route(self, path: str) -> tuple[str, dict[str, str]]:
-        for route, method, pattern in _ROUTES:
-            match = pattern.match(path)
-            if match and method == self.command:
-                return route, match.groupdict()
-        return "unknown", {}
-
-    def _answer(self, status: int, body: Any) -> None:
-        payload = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=UTF-8")
-        self.send_header("Content-Length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
-
-    def _hang_up(self) -> None:
-        self.close_connection = True
-        self.connection.shutdown(socket.SHUT_RDWR)
-
-
-# --- credentials and timing for tests that drive providers.rest --------------------------------
-
-FAKE_TOKEN = "ya29.FAKE-TOKEN-must-never-reach-the-state-7f3c9e"
-FAKE_SERVICE_ACCOUNT = "trainer@test-project.iam.gserviceaccount.com"
-
-
-class FakeCredentials(google.auth.credentials.Credentials):
-    """Credentials whose token is a distinctive string, to search for where it must not be."""
-
-    def __init__(self, service_account_email: str | None = FAKE_SERVICE_ACCOUNT) -> None:
-        super().__init__()
-        if service_account_email:
-            self.service_account_email = service_account_email
-
-    def refresh(self, request: Any) -> None:
-        self.token = FAKE_TOKEN
-
-
-def install_credentials(monkeypatch: Any, credentials: google.auth.credentials.Credentials) -> list[Any]:
-    """Make google.auth.default() return `credentials`; returns the list of scopes asked for, per call."""
-    scopes_asked: list[Any] = []
-
-    def default(scopes: Any = None, **_kwargs: Any) -> tuple[Any, str]:
-        scopes_asked.append(scopes)
-        return credentials, "test-project"
-
-    monkeypatch.setattr(google.auth, "default", default)
-    return scopes_asked
+# --- timing for tests that drive providers.rest ------------------------------------------------
 
 
 def make_backoff_tiny(monkeypatch: Any) -> None:
