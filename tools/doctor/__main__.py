@@ -1,0 +1,5 @@
+import sys
+
+from tools.doctor.runner import main
+
+sys.exit(main())
