@@ -4,11 +4,11 @@ PYTHON_BOOT ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STACK ?= dev
-# Local file state unless you point Pulumi elsewhere (e.g. gs://my-state-bucket).
-PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi-state
-export PULUMI_BACKEND_URL
+# SKIP_DOCTOR=1 make up  skips the preflight against your project (make doctor).
+SKIP_DOCTOR ?=
+POLICY := --policy-pack policy --policy-pack-config policy/config.json
 
-.PHONY: up preview destroy test venv test-venv snapshot train-local bench lint clean stack
+.PHONY: up preview destroy doctor ready test venv test-venv policy-venv stack snapshot train-local bench bench-serve lint clean
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON_BOOT) -m venv $(VENV)
@@ -31,26 +31,42 @@ $(VENV)/.installed-test: $(VENV)/.installed requirements-test.txt training/requi
 	$(PY) -m pip install --quiet -r requirements-test.txt
 	touch $@
 
+# The policy pack runs in its own environment (policy/PulumiPolicy.yaml).
+policy/.venv/.installed: policy/requirements.txt
+	$(PYTHON_BOOT) -m venv policy/.venv
+	policy/.venv/bin/pip install --quiet -r policy/requirements.txt
+	touch $@
+
 venv: $(VENV)/.installed
 test-venv: $(VENV)/.installed-test
+policy-venv: policy/.venv/.installed
 
-# Select (or create) the stack and set gcp:project from GCP_PROJECT or gcloud, once.
-stack: venv
-	@command -v pulumi >/dev/null || { echo "The Pulumi CLI is required: https://www.pulumi.com/docs/install/"; exit 1; }
+# Before anything is installed or created: the Pulumi CLI, the project, and the state backend this
+# checkout's stacks live in (never switched silently; see tools/preflight.py).
+BACKEND = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK))
+PROJECT = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK) --print project)
+
+ready:
+	@$(PYTHON_BOOT) tools/preflight.py --stack $(STACK) >/dev/null
+	@$(MAKE) --no-print-directory venv policy-venv
+
+# A read-only preflight against your project: credentials, billing, APIs, permissions, quota, images.
+doctor: ready
+	PULUMI_BACKEND_URL="$(BACKEND)" GCP_PROJECT="$(PROJECT)" $(PY) -m tools.doctor --stack $(STACK)
+
+stack: ready
 	@mkdir -p .pulumi-state
-	pulumi login "$(PULUMI_BACKEND_URL)"
+	pulumi login "$(BACKEND)"
 	pulumi stack select --create $(STACK)
-	@if ! pulumi config get gcp:project >/dev/null 2>&1; then \
-		project="$${GCP_PROJECT:-$$(gcloud config get-value project 2>/dev/null)}"; \
-		if [ -z "$$project" ]; then echo "Set GCP_PROJECT or run: gcloud config set project YOUR_PROJECT_ID"; exit 1; fi; \
-		pulumi config set gcp:project "$$project"; \
-	fi
+	@pulumi config get gcp:project --stack $(STACK) >/dev/null 2>&1 || pulumi config set gcp:project "$(PROJECT)" --stack $(STACK)
 
-up: stack
-	pulumi up --stack $(STACK)
+up: ready
+	@if [ -z "$(SKIP_DOCTOR)" ]; then $(MAKE) --no-print-directory doctor; fi
+	@$(MAKE) --no-print-directory stack
+	pulumi up --stack $(STACK) $(POLICY)
 
 preview: stack
-	pulumi preview --diff --stack $(STACK)
+	pulumi preview --diff --stack $(STACK) $(POLICY)
 
 destroy: stack
 	pulumi destroy --stack $(STACK)
@@ -70,6 +86,9 @@ train-local: test-venv
 bench: test-venv
 	$(MAKE) -C training bench
 
+bench-serve: test-venv
+	$(MAKE) -C training bench-serve
+
 lint: test-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
@@ -77,4 +96,4 @@ lint: test-venv
 	$(VENV)/bin/actionlint .github/workflows/*.yml
 
 clean:
-	rm -rf $(VENV) .pytest_cache training/runs
+	rm -rf $(VENV) policy/.venv .pytest_cache training/runs .pulumi-build

@@ -1,4 +1,4 @@
-"""gcp-mlops: a complete Google Cloud training setup, declared.
+"""gcp-mlops: a complete Google Cloud training and serving setup, declared.
 
 Configuration in, components composed, outputs out. See README.md for the picture.
 """
@@ -6,30 +6,52 @@ Configuration in, components composed, outputs out. See README.md for the pictur
 import pulumi
 
 from components.apis import ProjectApis, ProjectApisArgs, required_services
+from components.audit_logs import AuditLogs, AuditLogsArgs
 from components.ci_identity import CiIdentity, CiIdentityArgs
+from components.ci_roles import CiRoles, CiRolesArgs
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.identities import Identities, IdentitiesArgs
 from components.network import Network, NetworkArgs
-from components.registry import ArtifactRegistry, ArtifactRegistryArgs, trainer_image_build
-from components.storage import DataBucket, DataBucketArgs
+from components.registry import ArtifactRegistry, ArtifactRegistryArgs
+from components.serving import Serving, ServingArgs
+from components.storage import PREFIXES, DataBucket, DataBucketArgs
+from components.trainer_image import TrainerImage, TrainerImageArgs
 from components.trainer_package import TrainerPackage, TrainerPackageArgs
 from components.training_job import TrainingJob, TrainingJobArgs
 from components.workstation import Workstation, WorkstationArgs
-from stack import labels, schema
+from stack import labels, platform_warnings
 from stack.config import load_from_pulumi
-from stack.iam import Grant
-
-TRAINER_SOURCE = schema.PROJECT_DIR / "training"
+from stack.iam import Grant, objects_under
 
 # --- configuration: validated as a whole before anything is declared ---
 settings = load_from_pulumi()
 labels.apply_to_stack(labels.stack_labels(pulumi.get_project(), settings.stack, settings.extra_labels))
-project, region, stack = settings.project, settings.region, settings.stack
+for warning in platform_warnings.of(settings):
+    pulumi.warn(warning)
+project, region, stack, bucket_name = settings.project, settings.region, settings.stack, settings.bucket.name
+uses_cloud_build = settings.builds_image and settings.trainer.image_builder == "cloudbuild"
 
-# --- project foundations: APIs, identities, encryption ---
+# --- project foundations, applied by an admin (docs/ci.md): APIs, identities, roles, encryption, audit ---
 apis = ProjectApis("apis", ProjectApisArgs(project=project, services=required_services(settings)))
-identities = Identities("identities", IdentitiesArgs(project=project, stack=stack, apis=apis))
-trainer, workstation_sa, deployer = (identities.member(role) for role in ("trainer", "workstation", "deployer"))
+accounts = ["trainer", "deployer"]
+accounts += ["workstation"] if settings.vm.enabled else []
+accounts += ["server"] if settings.serving.enabled else []
+accounts += ["builder"] if uses_cloud_build else []
+accounts += ["previewer"] if settings.github.enabled else []
+ci_roles = CiRoles("ci-roles", CiRolesArgs(project=project, stack=stack, settings=settings, apis=apis))
+identities = Identities(
+    "identities",
+    IdentitiesArgs(
+        project=project,
+        stack=stack,
+        apis=apis,
+        roles=accounts,
+        custom_roles=ci_roles.role_names(accounts),
+        waits_for=list(ci_roles.roles.values()),
+    ),
+)
+member = identities.member
+audit_logs = AuditLogs("audit-logs", AuditLogsArgs(project=project, apis=apis))
 
 encryption = (
     EncryptionKey(
@@ -48,20 +70,41 @@ encryption = (
 )
 kms_key_name = encryption.key_name if encryption else None
 
-# --- data: datasets, DVC remote, models, job outputs, trainer packages ---
+# --- data: datasets, DVC remote, job outputs and models, trainer packages, build contexts ---
+# Reads may be bucket-wide; every write is limited to the prefixes its account owns.
+bucket_grants = {
+    "trainer-read": Grant("roles/storage.objectViewer", member("trainer")),
+    "trainer-write": Grant("roles/storage.objectUser", member("trainer"), objects_under(bucket_name, PREFIXES["jobs"])),
+    "deployer-write": Grant(
+        "roles/storage.objectUser",
+        member("deployer"),
+        objects_under(bucket_name, PREFIXES["packages"], PREFIXES["builds"]),
+    ),
+}
+if identities.has("workstation"):
+    bucket_grants["workstation-read"] = Grant("roles/storage.objectViewer", member("workstation"))
+    bucket_grants["workstation-write"] = Grant(
+        "roles/storage.objectUser",
+        member("workstation"),
+        objects_under(bucket_name, PREFIXES["data"], PREFIXES["dvc"], PREFIXES["scratch"]),
+    )
+if identities.has("server"):
+    bucket_grants["server-read"] = Grant(
+        "roles/storage.objectViewer", member("server"), objects_under(bucket_name, PREFIXES["jobs"], listing=True)
+    )
+if identities.has("builder"):
+    bucket_grants["builder-read"] = Grant(
+        "roles/storage.objectViewer", member("builder"), objects_under(bucket_name, PREFIXES["builds"])
+    )
+if identities.has("previewer"):
+    bucket_grants["previewer-read"] = Grant(
+        "roles/storage.objectViewer",
+        member("previewer"),
+        objects_under(bucket_name, PREFIXES["packages"], PREFIXES["builds"]),
+    )
 data = DataBucket(
     "data",
-    DataBucketArgs(
-        project=project,
-        settings=settings.bucket,
-        apis=apis,
-        kms_key_name=kms_key_name,
-        iam={
-            "trainer-objects": Grant("roles/storage.objectAdmin", trainer),
-            "workstation-objects": Grant("roles/storage.objectAdmin", workstation_sa),
-            "deployer-objects": Grant("roles/storage.objectAdmin", deployer),
-        },
-    ),
+    DataBucketArgs(project=project, settings=settings.bucket, apis=apis, kms_key_name=kms_key_name, iam=bucket_grants),
 )
 
 # --- workstation: the course's VM, private and hardened ---
@@ -79,12 +122,19 @@ if settings.vm.enabled:
             data_bucket_name=data.name,
             apis=apis,
             kms_key_name=kms_key_name,
+            waits_for=identities.act_as_grants("workstation"),
         ),
     )
 
-# --- trainer code: the image (container mode) or an sdist (package mode) ---
-builds_image = settings.training.enabled and settings.training.mode == "container"
-builds_package = settings.training.enabled and settings.training.mode == "package"
+# --- trainer code: the image (container mode, serving) or an sdist (package mode) ---
+registry_grants = {
+    "deployer-writer": Grant("roles/artifactregistry.writer", member("deployer")),
+    "trainer-reader": Grant("roles/artifactregistry.reader", member("trainer")),
+}
+registry_grants |= {f"{role}-reader": Grant("roles/artifactregistry.reader", member(role))
+                    for role in ("workstation", "server", "previewer") if identities.has(role)}  # fmt: skip
+if identities.has("builder"):
+    registry_grants["builder-writer"] = Grant("roles/artifactregistry.writer", member("builder"))
 registry = ArtifactRegistry(
     "registry",
     ArtifactRegistryArgs(
@@ -93,24 +143,35 @@ registry = ArtifactRegistry(
         settings=settings.registry,
         apis=apis,
         kms_key_name=kms_key_name,
-        image_build=trainer_image_build(TRAINER_SOURCE, gpu=bool(settings.training.gpu_type)) if builds_image else None,
-        iam={
-            "deployer-writer": Grant("roles/artifactregistry.writer", deployer),
-            "workstation-reader": Grant("roles/artifactregistry.reader", workstation_sa),
-            "trainer-reader": Grant("roles/artifactregistry.reader", trainer),
-        },
+        iam=registry_grants,
     ),
+)
+image = (
+    TrainerImage(
+        "trainer-image",
+        TrainerImageArgs(
+            project=project,
+            region=region,
+            trainer=settings.trainer,
+            gpu=bool(settings.training.gpu_type),
+            registry=registry,
+            bucket=data,
+            apis=apis,
+            builder_account=identities.email("builder") if uses_cloud_build else None,
+            waits_for=identities.act_as_grants("builder"),
+        ),
+    )
+    if settings.builds_image
+    else None
 )
 trainer_package = (
     TrainerPackage(
         "trainer-package",
         TrainerPackageArgs(
-            bucket=data,
-            source_dir=TRAINER_SOURCE,
-            executor_image=settings.training.executor_image,
+            bucket=data, source_dir=settings.trainer.source_dir, executor_image=settings.training.executor_image
         ),
     )
-    if builds_package
+    if settings.builds_package
     else None
 )
 
@@ -127,20 +188,44 @@ if settings.training.enabled:
             bucket=data,
             apis=apis,
             kms_key_name=kms_key_name,
-            container_image=registry.image_digest_ref,
+            container_image=image.digest_ref if settings.training.mode == "container" else None,
             package_uri=trainer_package.package_uri if trainer_package else None,
+            package_sha256=trainer_package.sdist.sha256 if trainer_package else None,
             executor_image=trainer_package.executor_image if trainer_package else None,
+            python_module=settings.trainer.module,
             # Bucket and image access come with `bucket` and the image; submitting also needs actAs.
-            waits_for=list(identities.trainer_users.values()),
+            waits_for=identities.act_as_grants("trainer"),
         ),
     )
 
-# --- CI: GitHub Actions deploys through Workload Identity Federation, no keys ---
+# --- serving: the trained model on Cloud Run, private and scaled to zero ---
+if settings.serving.enabled:
+    serving = Serving(
+        "serving",
+        ServingArgs(
+            project=project,
+            region=region,
+            stack=stack,
+            settings=settings.serving,
+            image=image.digest_ref,
+            model_uri=settings.serving.model_uri or training_job.job.model_dir,
+            service_account=identities.email("server"),
+            apis=apis,
+            waits_for=[data.iam_members["server-read"], *identities.act_as_grants("server")],
+        ),
+    )
+
+# --- CI: GitHub Actions previews and deploys through Workload Identity Federation, no keys ---
 if settings.github.enabled:
     ci = CiIdentity(
         "ci",
         CiIdentityArgs(
-            project=project, stack=stack, github=settings.github, deployer=identities.accounts["deployer"], apis=apis
+            project=project,
+            stack=stack,
+            github=settings.github,
+            deployer=identities.accounts["deployer"],
+            previewer=identities.accounts["previewer"],
+            apis=apis,
         ),
     )
 
@@ -151,9 +236,9 @@ pulumi.export("dvc_commands", data.dvc_commands)
 pulumi.export("service_accounts", {role: identities.email(role) for role in identities.accounts})
 pulumi.export("registry_url", registry.url)
 pulumi.export("docker_auth_command", registry.configure_docker_command)
-if builds_image:
-    pulumi.export("image", registry.image_digest_ref)
-    pulumi.export("docker_pull_command", registry.pull_command)
+if image:
+    pulumi.export("image", image.digest_ref)
+    pulumi.export("docker_pull_command", image.pull_command)
 if trainer_package:
     pulumi.export("package_uri", trainer_package.package_uri)
     pulumi.export("executor_image", trainer_package.executor_image)
@@ -168,7 +253,11 @@ if encryption:
     pulumi.export("kms_key_name", encryption.key_name)
 if settings.training.enabled:
     pulumi.export("training_job", training_job.summary)
+if settings.serving.enabled:
+    pulumi.export("serving_url", serving.url)
+    pulumi.export("serving_request_command", serving.request_command)
 if settings.github.enabled:
-    # The two values GitHub Actions needs (repository variables, not secrets): docs/ci.md.
+    # The values GitHub Actions needs (repository variables, not secrets): docs/ci.md.
     pulumi.export("workload_identity_provider", ci.workload_identity_provider)
     pulumi.export("deployer_service_account", ci.deployer_service_account)
+    pulumi.export("previewer_service_account", ci.previewer_service_account)

@@ -30,6 +30,10 @@ def required_services(settings: Settings) -> tuple[str, ...]:
         services += ["compute.googleapis.com", "oslogin.googleapis.com", "iap.googleapis.com"]
     if settings.training.enabled:
         services.append("aiplatform.googleapis.com")
+    if settings.serving.enabled:
+        services.append("run.googleapis.com")
+    if settings.builds_image and settings.trainer.image_builder == "cloudbuild":
+        services.append("cloudbuild.googleapis.com")
     if settings.uses_cmek:
         services.append("cloudkms.googleapis.com")
     return tuple(sorted(set(services)))

@@ -1,29 +1,24 @@
-"""Keyless CI: GitHub Actions impersonates the deployer through Workload Identity Federation.
+"""Keyless CI: GitHub Actions acts as the previewer or the deployer through Workload Identity Federation.
 
-GitHub's OIDC token is exchanged for a short-lived Google token (sts), which impersonates the
-deployer service account (iamcredentials). No service account key exists anywhere; the
-workflow needs two non-secret values, both exported by the stack:
-`workload_identity_provider` (the provider's full resource name) and
-`deployer_service_account` (the deployer's email).
-
-Who gets in, decided in three layers:
+GitHub's OIDC token is exchanged for a short-lived Google token (sts), which impersonates a
+service account (iamcredentials). No service account key exists anywhere. Who gets in is decided
+in layers:
 
 - the provider's `attribute_condition` admits tokens of ONE repository only
-  (`assertion.repository`, plus `assertion.repository_id` when `githubRepositoryId` is
-  pinned: the id survives renames and a deleted-and-recreated repository of the same name
-  gets a new one). A provider without a condition would admit every GitHub repository.
-- the deployer grants `roles/iam.workloadIdentityUser` to that repository's principalSet
-  only (`principalSet://iam.googleapis.com/{pool}/attribute.repository/{owner/name}`).
-- `githubDeployRef`: the condition deliberately admits every ref of the repository, because
-  PR previews run on pull-request refs (`refs/pull/N/merge`) and need a token too. Deploys
-  are limited to the deploy ref by the deploy workflow itself (it runs only on pushes to
-  that branch, under a per-stack concurrency group), and the `ref` is mapped to
-  `attribute.ref` so that a narrower binding
-  (`principalSet://…/attribute.ref/{githubDeployRef}`, meaningful because the condition
-  already pins the repository) can be given to the deployer once previews move to a
-  separate read-only account. Until then, anyone who can push a branch with a workflow to the
-  repository can act as the deployer: protect the default branch and restrict who may push
-  workflow files (docs/ci.md).
+  (`assertion.repository`, plus `assertion.repository_id` when `githubRepositoryId` is pinned: the
+  id survives renames, and a deleted-and-recreated repository of the same name gets a new one). A
+  provider without a condition would admit every GitHub repository.
+- the `previewer` (read-only) may be used by any job of that repository (pull-request previews,
+  the weekly drift check): `roles/iam.workloadIdentityUser` for the repository's principalSet.
+- the `deployer` may be used only by the protected deploy: `workloadIdentityUser` for the single
+  subject of a job in the GitHub environment `githubEnvironment` (`repo:OWNER/NAME:environment:ENV`;
+  GitHub gives environment secrets and the job itself only after its required reviewers approve,
+  and only from the branches its deployment policy allows), or, without an environment, of a push
+  to `githubDeployRef` (`repo:OWNER/NAME:ref:REF`). A pull request's job has the subject
+  `repo:OWNER/NAME:pull_request` and a pushed branch another ref: neither can act as the deployer.
+  Repositories created since 2026-07-15 use GitHub's immutable subject format by default
+  (`repo:OWNER@OWNER_ID/NAME@REPO_ID:…`); with `githubRepositoryId` and `githubOwnerId` set, that
+  subject is admitted too.
 
 Ids: pools and providers are soft-deleted for 30 days and their ids cannot be reused in that
 time, so ids are derived from the stack (`github-{stack}`) rather than shared across stacks;
@@ -89,23 +84,32 @@ def repository_principal_set(pool_name: pulumi.Input[str], repository: str) -> p
     )
 
 
+def subject_principal(pool_name: pulumi.Input[str], subject: str) -> pulumi.Output[str]:
+    """The one identity of the pool whose token has this `sub` claim (mapped to google.subject)."""
+    return pulumi.Output.from_input(pool_name).apply(
+        lambda name: f"principal://iam.googleapis.com/{name}/subject/{subject}"
+    )
+
+
 @dataclass
 class CiIdentityArgs:
     project: str
     stack: str
     github: GithubSettings
     deployer: gcp.serviceaccount.Account
+    previewer: gcp.serviceaccount.Account
     apis: ProjectApis
 
 
 class CiIdentity(pulumi.ComponentResource):
-    """A GitHub OIDC workload identity pool and provider pinned to one repository, and the
-    deployer's `workloadIdentityUser` grant for that repository."""
+    """A GitHub OIDC workload identity pool and provider pinned to one repository; the previewer for
+    that repository's jobs, the deployer for its protected deploy job only."""
 
     pool: gcp.iam.WorkloadIdentityPool
     provider: gcp.iam.WorkloadIdentityPoolProvider
     workload_identity_provider: pulumi.Output[str]
     deployer_service_account: pulumi.Output[str]
+    previewer_service_account: pulumi.Output[str]
 
     def __init__(self, name: str, args: CiIdentityArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:ci:Identity", name, None, opts)
@@ -134,9 +138,9 @@ class CiIdentity(pulumi.ComponentResource):
             oidc=gcp.iam.WorkloadIdentityPoolProviderOidcArgs(issuer_uri=GITHUB_ISSUER),
             opts=needs_apis,
         )
-        self.deployer_users = iam.bind_service_account(
-            "deployer-wif",
-            args.deployer,
+        self.previewer_users = iam.bind_service_account(
+            "previewer-wif",
+            args.previewer,
             {
                 "github-repository": iam.Grant(
                     WORKLOAD_IDENTITY_USER, repository_principal_set(self.pool.name, args.github.repository)
@@ -144,11 +148,22 @@ class CiIdentity(pulumi.ComponentResource):
             },
             needs_apis,
         )
+        self.deployer_users = iam.bind_service_account(
+            "deployer-wif",
+            args.deployer,
+            {
+                f"github-deploy-{index}": iam.Grant(WORKLOAD_IDENTITY_USER, subject_principal(self.pool.name, subject))
+                for index, subject in enumerate(args.github.deploy_subjects())
+            },
+            needs_apis,
+        )
         self.workload_identity_provider = self.provider.name
         self.deployer_service_account = args.deployer.email
+        self.previewer_service_account = args.previewer.email
         self.register_outputs(
             {
                 "workload_identity_provider": self.workload_identity_provider,
                 "deployer_service_account": self.deployer_service_account,
+                "previewer_service_account": self.previewer_service_account,
             }
         )

@@ -1,4 +1,4 @@
-"""The data bucket: datasets, the DVC remote, models, job outputs and trainer packages."""
+"""The data bucket: datasets, the DVC remote, models, job outputs, trainer packages and build contexts."""
 
 from __future__ import annotations
 
@@ -11,18 +11,42 @@ from components.apis import ProjectApis
 from stack import iam
 from stack.config import BucketSettings
 
-# Documented layout of the bucket (README "Data bucket").
+# Documented layout of the bucket (README "Data bucket"). Write access is granted by prefix.
 PREFIXES = {
     "data": "data/",
     "dvc": "dvc/",
-    "models": "models/",
     "jobs": "jobs/",
     "packages": "packages/",
+    "builds": "builds/",
+    "scratch": "scratch/",
 }
+# DVC keeps every dataset version as a noncurrent object version of its version-aware remote: the
+# lifecycle rules that bound noncurrent versions must never reach it.
+LIFECYCLE_PREFIXES = tuple(prefix for name, prefix in PREFIXES.items() if name != "dvc")
 
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
 NONCURRENT_VERSIONS_KEPT = 3
 NONCURRENT_DAYS_KEPT = 30
+
+
+def lifecycle_rules() -> list[gcp.storage.BucketLifecycleRuleArgs]:
+    """Delete noncurrent versions beyond the newest NONCURRENT_VERSIONS_KEPT, or older than
+    NONCURRENT_DAYS_KEPT days, outside dvc/; live objects never."""
+
+    def delete_when(**condition) -> gcp.storage.BucketLifecycleRuleArgs:
+        return gcp.storage.BucketLifecycleRuleArgs(
+            action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
+            condition=gcp.storage.BucketLifecycleRuleConditionArgs(
+                with_state="ARCHIVED", matches_prefixes=list(LIFECYCLE_PREFIXES), **condition
+            ),
+        )
+
+    return [
+        # numNewerVersions counts the live version too (storage.v1: "at least N versions (including the
+        # live version) newer than this version"): keeping K noncurrent versions takes N = K + 1.
+        delete_when(num_newer_versions=NONCURRENT_VERSIONS_KEPT + 1),
+        delete_when(days_since_noncurrent_time=NONCURRENT_DAYS_KEPT),
+    ]
 
 
 @dataclass
@@ -50,20 +74,7 @@ class DataBucket(pulumi.ComponentResource):
             public_access_prevention="enforced",
             versioning=gcp.storage.BucketVersioningArgs(enabled=True),
             soft_delete_policy=gcp.storage.BucketSoftDeletePolicyArgs(retention_duration_seconds=SOFT_DELETE_SECONDS),
-            lifecycle_rules=[
-                gcp.storage.BucketLifecycleRuleArgs(
-                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
-                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(
-                        num_newer_versions=NONCURRENT_VERSIONS_KEPT, with_state="ARCHIVED"
-                    ),
-                ),
-                gcp.storage.BucketLifecycleRuleArgs(
-                    action=gcp.storage.BucketLifecycleRuleActionArgs(type="Delete"),
-                    condition=gcp.storage.BucketLifecycleRuleConditionArgs(
-                        days_since_noncurrent_time=NONCURRENT_DAYS_KEPT, with_state="ARCHIVED"
-                    ),
-                ),
-            ],
+            lifecycle_rules=lifecycle_rules(),
             encryption=gcp.storage.BucketEncryptionArgs(default_kms_key_name=args.kms_key_name)
             if args.kms_key_name
             else None,
@@ -80,7 +91,18 @@ class DataBucket(pulumi.ComponentResource):
             "bucket",
             args.iam,
             lambda member_name, grant, member_opts: gcp.storage.BucketIAMMember(
-                member_name, bucket=self.bucket.name, role=grant.role, member=grant.member, opts=member_opts
+                member_name,
+                bucket=self.bucket.name,
+                role=grant.role,
+                member=grant.member,
+                condition=gcp.storage.BucketIAMMemberConditionArgs(
+                    title=grant.condition.title,
+                    expression=grant.condition.expression,
+                    description=grant.condition.description,
+                )
+                if grant.condition
+                else None,
+                opts=member_opts,
             ),
             pulumi.ResourceOptions(parent=self),
         )

@@ -23,8 +23,11 @@ from providers.vertex_job import CustomJob, CustomJobArgs
 from providers.vertex_spec import worker_pool_spec
 from stack.config import TrainingSettings
 
-TRAINER_MODULE = "trainer.task"
 RUN_DIRECTORY_PLACEHOLDER = "gs://BUCKET/jobs/RUN"
+# How long `pulumi up` waits beyond the job's own timeout for `running`/`succeeded`: queueing and start-up.
+WAIT_MARGIN_SECONDS = 15 * 60
+# Read by the stack's trainer: it checks the package it runs is the one the stack uploaded.
+PACKAGE_URI_ENV, PACKAGE_SHA256_ENV = "TRAINER_PACKAGE_URI", "TRAINER_PACKAGE_SHA256"
 
 
 @dataclass
@@ -38,7 +41,9 @@ class TrainingJobArgs:
     apis: ProjectApis
     container_image: pulumi.Input[str] | None = None  # IMAGE@sha256:… (container mode)
     package_uri: pulumi.Input[str] | None = None  # gs://…/trainer-….tar.gz (package mode)
+    package_sha256: str | None = None
     executor_image: pulumi.Input[str] | None = None
+    python_module: str = "trainer.task"
     kms_key_name: pulumi.Input[str] | None = None
     # Grants the job needs before it starts (bucket access, image pull, actAs).
     waits_for: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -50,14 +55,25 @@ def job_spec(
     output_directory: str,
     container_image: str | None = None,
     package_uri: str | None = None,
+    package_sha256: str | None = None,
     executor_image: str | None = None,
+    python_module: str = "trainer.task",
 ) -> dict[str, Any]:
-    """The Vertex AI CustomJobSpec for the configured run: one chief, plus workers when distributed."""
-    args = [*settings.args, "--job-dir", output_directory]
+    """The Vertex AI CustomJobSpec for the configured run: one chief, plus workers when distributed.
+
+    Outputs go to `output_directory` (Vertex AI sets AIP_MODEL_DIR and friends from it); the stack's own
+    trainer also gets it as `--job-dir`, the course's flag, while another trainer's arguments stay verbatim.
+    """
+    args = [*settings.args, *(["--job-dir", output_directory] if settings.passes_job_dir else [])]
     if container_image:
         code: dict[str, Any] = {"container_image": container_image}
     else:
-        code = {"python_package_uris": [package_uri], "executor_image": executor_image, "python_module": TRAINER_MODULE}
+        code = {
+            "python_package_uris": [package_uri],
+            "executor_image": executor_image,
+            "python_module": python_module,
+            "env": {PACKAGE_URI_ENV: package_uri, PACKAGE_SHA256_ENV: package_sha256} if package_sha256 else None,
+        }
 
     def pool(replicas: int) -> dict[str, Any]:
         return worker_pool_spec(
@@ -109,7 +125,14 @@ class TrainingJob(pulumi.ComponentResource):
                 args.executor_image,
             ).apply(
                 lambda v: job_spec(
-                    args.settings, v[0], output_directory, container_image=v[1], package_uri=v[2], executor_image=v[3]
+                    args.settings,
+                    v[0],
+                    output_directory,
+                    container_image=v[1],
+                    package_uri=v[2],
+                    package_sha256=args.package_sha256,
+                    executor_image=v[3],
+                    python_module=args.python_module,
                 )
             )
 
@@ -127,6 +150,8 @@ class TrainingJob(pulumi.ComponentResource):
                 labels={"run": "trainer"},
                 encryption_key=args.kms_key_name,
                 wait_for=args.settings.wait_for,
+                # Waiting for `running` or `succeeded` lasts as long as the job may (trainingTimeout), plus a margin.
+                wait_timeout_seconds=float(args.settings.timeout_seconds + WAIT_MARGIN_SECONDS),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.apis.needed_by("aiplatform"), *args.waits_for]),
         )

@@ -9,7 +9,8 @@ roles/compute.osLogin and roles/iam.serviceAccountUser on the workstation's serv
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import pulumi
 import pulumi_gcp as gcp
@@ -18,7 +19,7 @@ from components.apis import ProjectApis
 from components.network import Network
 from components.storage import PREFIXES
 from stack import catalog, iam, naming
-from stack.config import VmSettings
+from stack.config import ConfigError, VmSettings
 
 BOOT_DISK_TYPE = "pd-balanced"
 SCHEDULER_ROLE = "roles/compute.instanceAdmin.v1"
@@ -40,6 +41,44 @@ def image_path(image: str) -> str:
     if image.startswith("projects/"):
         return image
     return f"projects/{catalog.DEEP_LEARNING_IMAGES_PROJECT}/global/images/family/{image}"
+
+
+def image_lookup_args(image: str) -> dict[str, str]:
+    """getImage's arguments for a family or a full path (`projects/P/global/images/[family/]NAME`)."""
+    if not image.startswith("projects/"):
+        return {"family": image, "project": catalog.DEEP_LEARNING_IMAGES_PROJECT}
+    parts = image.split("/")
+    key = "family" if parts[-2] == "family" else "name"
+    return {key: parts[-1], "project": parts[1]}
+
+
+def checked_image(vm: VmSettings, apis: ProjectApis) -> pulumi.Output[str]:
+    """The boot image path, resolved only after a lookup has found the image (and its size fits the disk).
+
+    Google retires image families: without this, a retired `vmImage` fails only when the instance is
+    created, after everything else. The lookup runs once the Compute Engine API is enabled (it needs the
+    API), so from the second `pulumi preview` on, and on every `pulumi up` before the instance, a
+    missing image stops the run with an error that names the key. The instance keeps the family path
+    (not the resolved image): a new image in the family must not replace the workstation.
+    """
+
+    async def lookup(_: object) -> str:
+        try:
+            found = await pulumi.runtime.invoke_async("gcp:compute/getImage:getImage", image_lookup_args(vm.image))
+        except Exception as error:
+            families = ", ".join(family.name for family in catalog.DL_VM_FAMILIES)
+            raise ConfigError([
+                f"vmImage {vm.image!r}: Compute Engine has no such image ({str(error).splitlines()[0][:200]}). "
+                f"Current Deep Learning VM families: {families} (stack/catalog.py; {catalog.DL_VM_IMAGES.url})"
+            ]) from None  # fmt: skip
+        image_size = int(found.get("diskSizeGb") or 0)
+        if image_size > vm.disk_size_gb:
+            raise ConfigError(
+                [f"vmDiskSizeGb {vm.disk_size_gb}: the image {vm.image!r} needs at least {image_size} GB"]
+            )
+        return image_path(vm.image)
+
+    return apis.needed_by("compute")[0].id.apply(lookup)
 
 
 def region_of(zone: str) -> str:
@@ -92,6 +131,8 @@ class WorkstationArgs:
     data_bucket_name: pulumi.Input[str]
     apis: ProjectApis
     kms_key_name: pulumi.Input[str] | None = None
+    # Grants the instance needs before it is created (the deployer's actAs on the workstation account).
+    waits_for: Sequence[pulumi.Resource] = field(default_factory=list)
 
 
 class Workstation(pulumi.ComponentResource):
@@ -122,7 +163,7 @@ class Workstation(pulumi.ComponentResource):
             machine_type=vm.machine_type,
             boot_disk=gcp.compute.InstanceBootDiskArgs(
                 initialize_params=gcp.compute.InstanceBootDiskInitializeParamsArgs(
-                    image=image_path(vm.image), size=vm.disk_size_gb, type=BOOT_DISK_TYPE
+                    image=checked_image(vm, args.apis), size=vm.disk_size_gb, type=BOOT_DISK_TYPE
                 ),
                 kms_key_self_link=args.kms_key_name,
             ),
@@ -155,7 +196,7 @@ class Workstation(pulumi.ComponentResource):
             labels={"purpose": "workstation"},
             # First boot fetches packages (and GPU drivers) through Cloud NAT. The schedule is
             # attached by a ResourcePolicyAttachment (below), not through this resource.
-            opts=child_opts(args.network.nat, ignore_changes=["resourcePolicies"]),
+            opts=child_opts(args.network.nat, *args.waits_for, ignore_changes=["resourcePolicies"]),
         )
 
         self.schedule = None

@@ -14,6 +14,7 @@ request's headers.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -60,6 +61,31 @@ _TRANSPORT_ERRORS = (
     requests.exceptions.ChunkedEncodingError,
     google.auth.exceptions.TransportError,
 )
+
+
+# A Google Cloud region (europe-west1, us-central1, northamerica-northeast2).
+REGION_NAME = re.compile(r"[a-z]+(?:-[a-z]+)+[0-9]+")
+# Google's API hosts; plain http only to loopback, for the offline fakes.
+GOOGLE_ENDPOINT = re.compile(r"https://([a-z0-9-]+\.)*googleapis\.com/?")
+LOOPBACK_ENDPOINT = re.compile(r"http://(127\.0\.0\.1|localhost)(:\d{1,5})?/?")
+
+
+def endpoint_problems(region: Any, api_endpoint: Any) -> list[tuple[str, str]]:
+    """(property, problem) pairs for a region or endpoint that would send requests (and the token) elsewhere.
+
+    Unknown values (preview) are skipped; a dynamic provider's `check` calls this before any request."""
+    problems = []
+    if isinstance(region, str) and region and not REGION_NAME.fullmatch(region):
+        problems.append(("region", f"region {region!r} is not a Google Cloud region name such as europe-west1"))
+    if (
+        isinstance(api_endpoint, str)
+        and api_endpoint
+        and not (GOOGLE_ENDPOINT.fullmatch(api_endpoint) or LOOPBACK_ENDPOINT.fullmatch(api_endpoint))
+    ):
+        problems.append(
+            ("api_endpoint", f"api_endpoint {api_endpoint!r} is not https://*.googleapis.com (nor a loopback fake)")
+        )
+    return problems
 
 
 def describe_identity(credentials: Any) -> str:

@@ -21,17 +21,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
 import pulumi.dynamic
-from pulumi.runtime import rpc
 
 from providers import rest
+from providers.vertex_inputs import (
+    CREATE_TOKEN_LABEL,
+    DEFAULT_WAIT_TIMEOUT_SECONDS,
+    INPUT_KEYS,
+    OUTPUT_ONLY_KEYS,
+    REPLACING_KEYS,
+    WAIT_FOR_CHOICES,
+    CustomJobFailedError,
+    JobInputs,
+    check_inputs,
+    comparable_inputs,
+    job_outputs,
+)
 
-WAIT_FOR_CHOICES = ("submitted", "running", "succeeded")
-DEFAULT_WAIT_TIMEOUT_SECONDS = 1200.0
+__all__ = [
+    "CREATE_TOKEN_LABEL", "INPUT_KEYS", "OUTPUT_ONLY_KEYS", "WAIT_FOR_CHOICES", "CustomJob", "CustomJobArgs",
+    "CustomJobFailedError", "CustomJobProvider", "JobInputs", "check_inputs", "job_outputs",
+]  # fmt: skip
+
 # Cancel is asynchronous (CANCELLING -> CANCELLED) and can take minutes while workers stop.
 CANCEL_TIMEOUT_SECONDS = 900.0
 DELETE_OPERATION_TIMEOUT_SECONDS = 600.0
@@ -41,9 +56,6 @@ CREATE_RETRY_POLICY = rest.RetryPolicy(
     max_attempts=5, initial_delay_seconds=2.0, max_delay_seconds=30.0, deadline_seconds=240.0
 )
 
-# Underscores, not hyphens: the label key goes into a list filter, where a hyphen
-# in a field path is not safe to rely on.
-CREATE_TOKEN_LABEL = "pulumi_create_token"
 
 TERMINAL_STATES = frozenset(
     {
@@ -63,152 +75,6 @@ _STATES_REACHED_FOR = {
     "running": frozenset({"JOB_STATE_RUNNING"}) | TERMINAL_STATES,
     "succeeded": TERMINAL_STATES,
 }
-
-INPUT_KEYS = (
-    "project",
-    "region",
-    "display_name",
-    "job_spec",
-    "labels",
-    "encryption_key",
-    "wait_for",
-    "wait_timeout_seconds",
-    "api_endpoint",
-)
-# Changing any of these means a different job; the rest only steer the provider.
-# `labels` is not among them: a custom job cannot be relabelled, but a relabel must not cost
-# a new training run, so new labels are recorded in the outputs and apply to runs submitted
-# from then on (the next replacement), while the running job keeps the labels it was made with.
-REPLACING_KEYS = ("project", "region", "display_name", "job_spec", "encryption_key")
-OUTPUT_ONLY_KEYS = (
-    "name",
-    "job_id",
-    "state",
-    "create_time",
-    "console_url",
-    "describe_command",
-    "stream_logs_command",
-    "model_dir",
-    "create_token",
-)
-
-
-# --- inputs and outputs --------------------------------------------------------------------
-
-
-def _integral_floats_to_ints(value: Any) -> Any:
-    # Pulumi carries every number as a double; Vertex rejects 1.0 where an int32 is due.
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {key: _integral_floats_to_ints(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_integral_floats_to_ints(item) for item in value]
-    return value
-
-
-@dataclass(frozen=True)
-class JobInputs:
-    project: str
-    region: str
-    display_name: str
-    job_spec: dict[str, Any]
-    labels: dict[str, str] | None = None
-    encryption_key: str | None = None
-    wait_for: str = "submitted"
-    wait_timeout_seconds: float = DEFAULT_WAIT_TIMEOUT_SECONDS
-    api_endpoint: str | None = None
-
-    @classmethod
-    def from_props(cls, props: Mapping[str, Any]) -> JobInputs:
-        """From the provider's property bag (inputs, or outputs that carry them); absent == None."""
-        problems = check_inputs(props)
-        if problems:
-            raise ValueError("; ".join(problem for _, problem in problems))
-        present = {key: _integral_floats_to_ints(props[key]) for key in INPUT_KEYS if props.get(key) is not None}
-        return cls(**present)
-
-    def to_props(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def parent(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}"
-
-    @property
-    def base_url(self) -> str:
-        return self.api_endpoint or f"https://{self.region}-aiplatform.googleapis.com"
-
-    def client(self, retry_policy: rest.RetryPolicy | None = None) -> rest.GoogleRestClient:
-        return rest.GoogleRestClient(self.base_url, project=self.project, retry_policy=retry_policy)
-
-    def request_body(self, create_token: str) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "displayName": self.display_name,
-            "jobSpec": self.job_spec,
-            "labels": {**(self.labels or {}), CREATE_TOKEN_LABEL: create_token},
-        }
-        if self.encryption_key:
-            body["encryptionSpec"] = {"kmsKeyName": self.encryption_key}
-        return body
-
-
-def check_inputs(props: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(property, problem) pairs worth failing `pulumi preview` for; unknown (preview) values are skipped."""
-    problems = [
-        (key, f"{key} is required")
-        for key in ("project", "region", "display_name", "job_spec")
-        if props.get(key) in (None, "")
-    ]
-    wait_for = props.get("wait_for")
-    if wait_for is not None and not _is_unknown(wait_for) and wait_for not in WAIT_FOR_CHOICES:
-        problems.append(("wait_for", f"wait_for must be one of {', '.join(WAIT_FOR_CHOICES)}, got {wait_for!r}"))
-    labels = props.get("labels")
-    if isinstance(labels, dict) and CREATE_TOKEN_LABEL in labels:
-        problems.append(("labels", f"labels must not set {CREATE_TOKEN_LABEL}: the provider sets it"))
-    job_spec = props.get("job_spec")
-    if isinstance(job_spec, dict) and not job_spec.get("workerPoolSpecs"):
-        problems.append(("job_spec", "job_spec.workerPoolSpecs must list at least one worker pool"))
-    return problems
-
-
-def _comparable_inputs(props: Mapping[str, Any]) -> dict[str, Any]:
-    # Values may still be unknown (preview), so no validation here: only defaults and number types.
-    defaults = {field.name: field.default for field in fields(JobInputs) if field.default is not MISSING}
-    return {
-        key: _integral_floats_to_ints(props[key] if props.get(key) is not None else defaults.get(key))
-        for key in INPUT_KEYS
-    }
-
-
-def _is_unknown(value: Any) -> bool:
-    return value == rpc.UNKNOWN
-
-
-def job_outputs(inputs: JobInputs, job: Mapping[str, Any], create_token: str | None) -> dict[str, Any]:
-    name = job["name"]
-    job_id = name.rsplit("/", 1)[-1]
-    where = f"--region={inputs.region} --project={inputs.project}"
-    output_prefix = ((inputs.job_spec.get("baseOutputDirectory") or {}).get("outputUriPrefix") or "").rstrip("/")
-    return {
-        **inputs.to_props(),
-        "name": name,
-        "job_id": job_id,
-        "state": job.get("state"),
-        "create_time": job.get("createTime"),
-        "console_url": (
-            f"https://console.cloud.google.com/vertex-ai/locations/{inputs.region}/training/{job_id}/cpu"
-            f"?project={inputs.project}"
-        ),
-        "describe_command": f"gcloud ai custom-jobs describe {job_id} {where}",
-        "stream_logs_command": f"gcloud ai custom-jobs stream-logs {job_id} {where}",
-        "model_dir": f"{output_prefix}/model" if output_prefix else None,
-        "create_token": create_token,
-    }
-
-
-class CustomJobFailedError(RuntimeError):
-    pass
 
 
 # --- talking to Vertex AI -------------------------------------------------------------------------
@@ -279,7 +145,8 @@ def _wait_as_asked(
         _cancel(api, job["name"])
         raise TimeoutError(
             f"{timed_out}. The job {job['name']} was cancelled so that it does not run unmanaged. "
-            f"Raise wait_timeout_seconds or use wait_for='submitted'. Logs: {outputs['stream_logs_command']}"
+            f"Raise wait_timeout_seconds (gcp-mlops: trainingTimeout, plus a margin) or use wait_for='submitted' "
+            f"(gcp-mlops: trainingWaitFor). Logs: {outputs['stream_logs_command']}"
         ) from timed_out
     state = job.get("state")
     if state in UNSUCCESSFUL_STATES:  # every terminal state but SUCCEEDED
@@ -321,7 +188,7 @@ class CustomJobProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.ReadResult(id_, job_outputs(inputs, job, props.get("create_token")))
 
     def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        before, after = _comparable_inputs(olds), _comparable_inputs(news)
+        before, after = comparable_inputs(olds), comparable_inputs(news)
         changed = [key for key in INPUT_KEYS if before[key] != after[key]]
         replaces = [key for key in changed if key in REPLACING_KEYS]
         return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)

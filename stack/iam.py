@@ -18,9 +18,38 @@ import pulumi_gcp as gcp
 
 
 @dataclass(frozen=True)
+class Condition:
+    """An IAM Condition (CEL) on a grant."""
+
+    title: str
+    expression: str
+    description: str = ""
+
+
+@dataclass(frozen=True)
 class Grant:
     role: str
     member: pulumi.Input[str]
+    condition: Condition | None = None
+
+
+def objects_under(bucket: str, *prefixes: str, listing: bool = False) -> Condition:
+    """Objects of `bucket` whose names start with one of `prefixes` (bucket-level IAM Conditions need
+    uniform bucket-level access).
+
+    Listing is checked against the bucket (`projects/_/buckets/B`), not against objects, so a prefix
+    condition alone denies it; `listing=True` also admits the bucket itself, which lets the member list
+    object names (not read them) everywhere in the bucket.
+    """
+    tests = [f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")' for prefix in prefixes]
+    if listing:
+        tests.insert(0, f'resource.name == "projects/_/buckets/{bucket}"')
+    return Condition(
+        title=f"objects under {', '.join(prefixes)}"[:100],
+        expression=" || ".join(tests),
+        description=f"Only objects whose names start with {', '.join(prefixes)}"
+        + (" (and listing)" if listing else ""),
+    )
 
 
 Grants = Mapping[str, Grant]

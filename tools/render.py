@@ -10,9 +10,10 @@ applies them (the SDK's mock monitor records transforms but does not run them).
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import runpy
+import subprocess
+import sys
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -26,11 +27,10 @@ from pulumi.runtime.rpc import _special_secret_sig, _special_sig_key
 from pulumi.runtime.sync_await import _sync_await
 
 from stack import schema
+from tools.mock_outputs import OUTPUTS, TEST_PROJECT, TEST_PROJECT_NUMBER
 
 ROOT = schema.PROJECT_DIR
 PROJECT_NAME = schema.project_name()
-TEST_PROJECT = "mlops-course-123"
-TEST_PROJECT_NUMBER = "123456789012"
 REDACTED = "[secret]"
 
 
@@ -55,6 +55,8 @@ class Declared:
     delete_before_replace: bool
     additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
+    # Former identities (aliases), as the engine gets them: URNs or {name, parentUrn, …} specs.
+    aliases: list[Any] = field(default_factory=list)
 
     @property
     def options(self) -> dict[str, Any]:
@@ -148,7 +150,15 @@ def _secret_free(value: Any) -> Any:
 
 
 class StackMocks(pulumi.runtime.Mocks):
-    """Gives each resource type the outputs the real provider would compute from its inputs."""
+    """Gives each resource type the outputs the real provider would compute from its inputs.
+
+    `missing_images`: image families (or names) the getImage lookup reports as not found, as the
+    provider does for a retired family.
+    """
+
+    def __init__(self, missing_images: frozenset[str] = frozenset(), image_disk_gb: int = 50):
+        self.missing_images = missing_images
+        self.image_disk_gb = image_disk_gb
 
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict]:
         inputs = dict(args.inputs)
@@ -158,6 +168,23 @@ class StackMocks(pulumi.runtime.Mocks):
         return state.get("id") or f"{args.name}-id", state
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+        if args.token == "gcp:compute/getImage:getImage":
+            wanted = args.args.get("family") or args.args.get("name")
+            if wanted in self.missing_images:
+                # What the provider raises (hashicorp/terraform-provider-google data_source_google_compute_image.go).
+                raise Exception(
+                    f"error retrieving image information: googleapi: Error 404: The resource "
+                    f"'projects/{args.args.get('project')}/global/images/family/{wanted}' was not found, notFound"
+                )
+            project, image = args.args.get("project"), f"{wanted}-v20261101"
+            return {
+                "name": image,
+                "family": args.args.get("family", ""),
+                "diskSizeGb": self.image_disk_gb,
+                "selfLink": f"https://www.googleapis.com/compute/v1/projects/{project}/global/images/{image}",
+                "status": "READY",
+                "id": f"{wanted}-image",
+            }
         if args.token == "gcp:organizations/getClientConfig:getClientConfig":
             return {
                 "accessToken": "ya29.test-access-token",
@@ -178,73 +205,6 @@ class StackMocks(pulumi.runtime.Mocks):
                 "id": "gcs-agent",
             }
         raise NotImplementedError(f"the test mocks do not know the invoke {args.token}")
-
-
-def _account(inputs: dict, project: str, name: str) -> dict:
-    email = f"{inputs['accountId']}@{project}.iam.gserviceaccount.com"
-    return {
-        "email": email,
-        "member": f"serviceAccount:{email}",
-        "name": f"projects/{project}/serviceAccounts/{email}",
-        "uniqueId": str(int(hashlib.sha256(email.encode()).hexdigest()[:12], 16)),
-    }
-
-
-def _custom_job(inputs: dict, project: str, name: str) -> dict:
-    """What the provider's create returns for a job Vertex AI accepted (computed by the provider's code)."""
-    from providers.vertex_job import JobInputs, job_outputs
-
-    job_inputs = JobInputs.from_props({k: v for k, v in inputs.items() if k != "__provider"})
-    job = {
-        "name": f"projects/{TEST_PROJECT_NUMBER}/locations/{job_inputs.region}/customJobs/4242",
-        "state": "JOB_STATE_PENDING",
-        "createTime": "2026-11-28T12:00:00Z",
-    }
-    return {**job_outputs(job_inputs, job, "create-token"), "id": job["name"]}
-
-
-def _agent_email(service: str) -> str:
-    return f"service-{TEST_PROJECT_NUMBER}@gcp-sa-{service.split('.')[0]}.iam.gserviceaccount.com"
-
-
-def _digest(text: str) -> str:
-    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
-
-
-OUTPUTS = {
-    "pulumi-python:dynamic/vertex:CustomJob": _custom_job,
-    "gcp:serviceaccount/account:Account": _account,
-    "gcp:storage/bucket:Bucket": lambda i, p, n: {
-        "url": f"gs://{i['name']}",
-        "selfLink": f"https://www.googleapis.com/storage/v1/b/{i['name']}",
-    },
-    "gcp:artifactregistry/repository:Repository": lambda i, p, n: {
-        "name": i.get("repositoryId"),
-        "id": f"projects/{p}/locations/{i.get('location')}/repositories/{i.get('repositoryId')}",
-    },
-    "docker:index/image:Image": lambda i, p, n: {
-        "repoDigest": f"{i['imageName'].rsplit(':', 1)[0]}@{_digest(i['imageName'])}",
-        "baseImageName": i["imageName"],
-    },
-    "gcp:compute/instance:Instance": lambda i, p, n: {
-        "networkInterfaces": [{**(i.get("networkInterfaces") or [{}])[0], "networkIp": "10.10.0.2"}],
-        "instanceId": "1234567890",
-        "selfLink": f"https://www.googleapis.com/compute/v1/projects/{p}/zones/{i.get('zone')}/instances/{i.get('name')}",
-    },
-    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool": lambda i, p, n: {
-        "name": f"projects/{TEST_PROJECT_NUMBER}/locations/global/workloadIdentityPools/{i['workloadIdentityPoolId']}"
-    },
-    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider": lambda i, p, n: {
-        "name": f"projects/{TEST_PROJECT_NUMBER}/locations/global/workloadIdentityPools/"
-        f"{i['workloadIdentityPoolId']}/providers/{i['workloadIdentityPoolProviderId']}"
-    },
-    "gcp:kms/keyRing:KeyRing": lambda i, p, n: {"id": f"projects/{p}/locations/{i['location']}/keyRings/{i['name']}"},
-    "gcp:kms/cryptoKey:CryptoKey": lambda i, p, n: {"id": f"{i['keyRing']}/cryptoKeys/{i['name']}"},
-    "gcp:projects/serviceIdentity:ServiceIdentity": lambda i, p, n: {
-        "email": _agent_email(i["service"]),
-        "member": f"serviceAccount:{_agent_email(i['service'])}",
-    },
-}
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -281,6 +241,7 @@ class RecordingMonitor(mocks.MockMonitor):
                 delete_before_replace=request.deleteBeforeReplace,
                 additional_secret_outputs=list(request.additionalSecretOutputs),
                 outputs=dict(registration.state) if registration else {},
+                aliases=[*request.aliasURNs, *(json_format.MessageToDict(alias) for alias in request.aliases)],
             )
         )
         return response
@@ -319,6 +280,9 @@ def render(
     stack_name: str = "dev",
     stack_file: str = "Pulumi.dev.yaml",
     preview: bool = False,
+    *,
+    missing_images: Iterable[str] = (),
+    image_disk_gb: int = 50,
 ) -> Rendered:
     """Run `__main__.py` with the dev stack's config (plus overrides) and record what it declares.
 
@@ -328,7 +292,7 @@ def render(
 
     def run() -> None:
         asyncio.set_event_loop(asyncio.new_event_loop())
-        stack_mocks = StackMocks()
+        stack_mocks = StackMocks(frozenset(missing_images), image_disk_gb)
         monitor = RecordingMonitor(stack_mocks)
         pulumi.runtime.set_all_config(stack_config(overrides, stack_file))
         pulumi.runtime.set_mocks(stack_mocks, PROJECT_NAME, stack_name, preview=preview, monitor=monitor)
@@ -355,6 +319,27 @@ def render(
     if "error" in result:
         raise result["error"]
     return result["rendered"]
+
+
+def render_failure(
+    overrides: dict[str, Any] | None = None, missing_images: Iterable[str] = (), image_disk_gb: int = 50
+) -> str:
+    """The error of a program that fails while it runs (inside an output, after resources were declared), or "".
+
+    Such a failure leaves the Pulumi runtime's gRPC machinery of that process unusable for another
+    program, so it is rendered in a process of its own.
+    """
+    script = (
+        "import json, sys\n"
+        "from tools.render import render\n"
+        "try:\n"
+        f"    render(json.loads({json.dumps(json.dumps(overrides or {}))}), missing_images={sorted(missing_images)!r},"
+        f" image_disk_gb={image_disk_gb})\n"
+        "except Exception as error:\n"
+        "    print(type(error).__name__ + ': ' + str(error))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
+    return done.stdout.strip()
 
 
 def all_of(rendered: Rendered, types: Iterable[str]) -> list[Declared]:

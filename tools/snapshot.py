@@ -28,10 +28,13 @@ STACK = "dev"
 EXAMPLES: dict[str, dict[str, Any]] = {
     # What a new user gets: nothing set but gcp:project.
     "dev": {},
-    # Everything switched on: keyless CI, a created CMEK key, a GPU workstation, distributed GPU training.
+    # Everything switched on: keyless CI, a created CMEK key, a GPU workstation, distributed GPU training
+    # built by Cloud Build.
     "dev-full": {
         "githubRepository": "octo-org/mlops-course",
         "githubRepositoryId": "123456789",
+        "githubOwnerId": "987654",
+        "imageBuilder": "cloudbuild",
         "encryptionKey": "create",
         "vmMachineType": "n1-standard-4",
         "vmGpuType": "nvidia-tesla-t4",

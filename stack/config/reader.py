@@ -34,6 +34,20 @@ class Reader:
         self._raw = raw
         self.problems = problems
 
+    def given(self, key: str) -> bool:
+        """Whether the stack sets `key` (as opposed to leaving it at its default)."""
+        return self._raw(key) is not None
+
+    def structured(self, key: str) -> Any:
+        """A key without a schema type (an object or a list): its parsed value, or the default."""
+        text = self._raw(key)
+        if text is None:
+            return schema.default(key)
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return text
+
     def value(self, key: str) -> Any:
         default = schema.default(key)
         text = self._raw(key)
@@ -55,6 +69,21 @@ class Reader:
         if not ok:
             self.problems.append(f"{key} {value!r}: {rule}")
         return ok
+
+
+def as_number(value: Any) -> float | None:
+    """A JSON number, or a string holding one (`pulumi config set --path` stores "0.01" as a string)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            return None
+        return int(number) if number.is_integer() and "." not in value and "e" not in value.lower() else number
+    return None
 
 
 def duration_seconds(text: str) -> int | None:

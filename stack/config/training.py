@@ -1,17 +1,19 @@
-"""The Vertex AI training job's settings: machine shape, timing, the trainer's code and arguments."""
+"""The Vertex AI training job's settings: machine shape, timing, and the trainer's arguments."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from providers.vertex_job import WAIT_FOR_CHOICES
 from stack import catalog, schema
-from stack.config.reader import MACHINE_TYPE, Reader, duration_seconds
+from stack.config.reader import MACHINE_TYPE, Reader, as_number, duration_seconds
 
 TRAINING_MODES = ("container", "package")
-# The taxi trainer's flags that `trainingArgs` may set; anything not given is the trainer's own default.
+# The stack's own trainer's flags that the object form of `trainingArgs` may set; anything not given
+# is the trainer's own default (its argparse, the course's command).
 TRAINING_FLAGS = {
     "trainFiles": "--train-files",
     "evalFiles": "--eval-files",
@@ -34,73 +36,61 @@ class TrainingSettings:
     timeout_seconds: int
     wait_for: str
     executor_image: str
-    # The trainer's command-line arguments (`python -m trainer.task …`).
+    # The trainer's command-line arguments; the stack's own trainer also gets `--job-dir`.
     args: tuple[str, ...]
+    passes_job_dir: bool
 
 
-def read_training(read: Reader, region: str) -> TrainingSettings:
+def read_training(read: Reader, region: str, bundled_trainer: bool) -> TrainingSettings:
+    enabled = read.value("trainingEnabled")
     mode = read.value("trainingMode")
     read.check(mode in TRAINING_MODES, "trainingMode", mode, f"one of {', '.join(TRAINING_MODES)}")
     wait_for = read.value("trainingWaitFor")
     read.check(wait_for in WAIT_FOR_CHOICES, "trainingWaitFor", wait_for, f"one of {', '.join(WAIT_FOR_CHOICES)}")
+    if enabled:
+        read.check(
+            region in catalog.VERTEX_REGIONS, "gcp:region", region,
+            "Vertex AI custom training is not offered there (stack/catalog.py VERTEX_REGIONS); choose another "
+            "region or set trainingEnabled false",
+        )  # fmt: skip
 
     tier_name = read.value("trainingScaleTier").upper()
     tier = catalog.SCALE_TIERS.get(tier_name)
     read.check(
-        tier_name in catalog.SCALE_TIERS,
-        "trainingScaleTier",
-        tier_name,
+        tier_name in catalog.SCALE_TIERS, "trainingScaleTier", tier_name,
         f"one of {', '.join(catalog.SCALE_TIERS)} (BASIC_TPU has no PyTorch equivalent here)",
-    )
+    )  # fmt: skip
     machine_type = read.value("trainingMachineType") or (tier.machine_type if tier else "")
-    replica_count = read.value("trainingReplicaCount") or (tier.replica_count if tier else 1)
-    gpu_type = read.value("trainingGpuType") or (tier.gpu_type if tier else "")
-    gpu_count = read.value("trainingGpuCount") or (tier.gpu_count if tier else 0)
     if tier_name == "CUSTOM" or machine_type:
         read.check(
-            bool(MACHINE_TYPE.match(machine_type)),
-            "trainingMachineType",
-            machine_type,
+            bool(MACHINE_TYPE.match(machine_type)), "trainingMachineType", machine_type,
             "a machine type such as n1-standard-4 (required with trainingScaleTier CUSTOM)",
-        )
+        )  # fmt: skip
+    # 0 in Pulumi.yaml means "the tier's"; a 0 that a stack sets is a mistake, not a request for the default.
+    replica_count = read.value("trainingReplicaCount") if read.given("trainingReplicaCount") else None
+    replica_count = replica_count if replica_count is not None else (tier.replica_count if tier else 1)
     read.check(1 <= replica_count <= 100, "trainingReplicaCount", replica_count, "between 1 and 100")
-    if gpu_type or gpu_count:
-        family = catalog.TRAINING_GPU_FAMILIES.get(gpu_type)
-        if read.check(
-            family is not None, "trainingGpuType", gpu_type, f"one of {', '.join(catalog.TRAINING_GPU_FAMILIES)}"
-        ):
-            read.check(
-                machine_type.startswith(f"{family}-"),
-                "trainingGpuType",
-                gpu_type,
-                f"runs on {family}-* machine types; trainingMachineType {machine_type!r} cannot take it",
-            )
-        read.check(
-            gpu_count in catalog.TRAINING_GPU_COUNTS,
-            "trainingGpuCount",
-            gpu_count,
-            f"one of {', '.join(map(str, catalog.TRAINING_GPU_COUNTS))} when trainingGpuType is set",
-        )
+    gpu_type = read.value("trainingGpuType") or (tier.gpu_type if tier else "")
+    gpu_count = read.value("trainingGpuCount") if read.given("trainingGpuCount") else (tier.gpu_count if tier else 0)
+    if gpu_type and not gpu_count and not read.given("trainingGpuCount"):
+        gpu_count = 1
+    _check_training_gpu(read, gpu_type, gpu_count, machine_type)
 
     timeout_text = read.value("trainingTimeout")
     timeout = duration_seconds(timeout_text)
     read.check(
-        timeout is not None and timeout >= 60,
-        "trainingTimeout",
-        timeout_text,
+        timeout is not None and timeout >= 60, "trainingTimeout", timeout_text,
         "a duration of at least one minute such as 90m, 2h, 1d12h or 7200s",
-    )
+    )  # fmt: skip
 
-    executor_image = read.value("trainingExecutorImage") or catalog.executor_image(region, gpu=bool(gpu_type))
+    executor_image = read.value("trainingExecutorImage") or catalog.executor_image(gpu=bool(gpu_type)).uri(region)
     read.check(
-        bool(CONTAINER_IMAGE.match(executor_image)),
-        "trainingExecutorImage",
-        executor_image,
+        bool(CONTAINER_IMAGE.match(executor_image)), "trainingExecutorImage", executor_image,
         "a container image reference such as europe-docker.pkg.dev/vertex-ai/training/…",
-    )
-
+    )  # fmt: skip
+    args, passes_job_dir = _training_args(read, bundled_trainer)
     return TrainingSettings(
-        enabled=read.value("trainingEnabled"),
+        enabled=enabled,
         mode=mode,
         machine_type=machine_type,
         replica_count=replica_count,
@@ -110,45 +100,83 @@ def read_training(read: Reader, region: str) -> TrainingSettings:
         timeout_seconds=timeout or 0,
         wait_for=wait_for,
         executor_image=executor_image,
-        args=_training_args(read),
+        args=args,
+        passes_job_dir=passes_job_dir,
     )
 
 
-def _training_args(read: Reader) -> tuple[str, ...]:
-    given = read.value("trainingArgs")
+def _check_training_gpu(read: Reader, gpu_type: str, gpu_count: int, machine_type: str) -> None:
+    if not gpu_type and not gpu_count:
+        return
+    if not gpu_type:
+        read.check(False, "trainingGpuCount", gpu_count, "set trainingGpuType too (or leave the count at 0)")
+        return
+    gpu = catalog.gpu_by_vertex_name(gpu_type)
+    names = ", ".join(g.vertex_name for g in catalog.GPU_TYPES if not g.end_of_support)
+    if not read.check(gpu is not None, "trainingGpuType", gpu_type, f"one of {names}"):
+        return
+    if gpu.end_of_support:
+        read.check(False, "trainingGpuType", gpu_type, f"end of support on {gpu.end_of_support}; use one of {names}")
+    read.check(
+        machine_type.startswith(f"{gpu.machine_family}-"), "trainingGpuType", gpu_type,
+        f"runs on {gpu.machine_family}-* machine types; trainingMachineType {machine_type!r} cannot take it",
+    )  # fmt: skip
+    read.check(
+        gpu_count in gpu.counts, "trainingGpuCount", gpu_count,
+        f"{gpu_type} comes {', '.join(map(str, gpu.counts))} to a machine",
+    )  # fmt: skip
+
+
+def _training_args(read: Reader, bundled_trainer: bool) -> tuple[tuple[str, ...], bool]:
+    given = read.structured("trainingArgs")
+    if isinstance(given, list):
+        # `pulumi config set --path 'trainingArgs[1]' 5` stores the number 5: numbers are arguments too.
+        read.check(
+            all(isinstance(arg, str | int | float) and not isinstance(arg, bool) for arg in given),
+            "trainingArgs", given, "a list of strings (or numbers), passed to the trainer verbatim",
+        )  # fmt: skip
+        return tuple(arg if isinstance(arg, str) else str(arg) for arg in given), False
+    if not bundled_trainer:
+        # The object form is the taxi trainer's shorthand: nothing taxi-specific goes to another trainer.
+        if read.given("trainingArgs"):
+            read.check(
+                False, "trainingArgs", given,
+                "with your own trainerSource, give the trainer's arguments as a list of strings (passed verbatim)",
+            )  # fmt: skip
+        return (), False
+    if not read.check(isinstance(given, dict), "trainingArgs", given, "an object of flags or a list of strings"):
+        return (), True
+    return _taxi_flags(read, given), True
+
+
+def _taxi_flags(read: Reader, given: dict[str, Any]) -> tuple[str, ...]:
     unknown = sorted(set(given) - set(TRAINING_FLAGS))
     read.check(
-        not unknown,
-        "trainingArgs",
-        given,
+        not unknown, "trainingArgs", given,
         f"unknown field(s) {', '.join(unknown)}; allowed: {', '.join(TRAINING_FLAGS)}",
-    )
+    )  # fmt: skip
     merged = {**schema.default("trainingArgs"), **given}
 
     def files(name: str) -> list[str]:
         value = merged[name]
         paths = [value] if isinstance(value, str) else list(value) if isinstance(value, list) else []
         read.check(
-            bool(paths) and all(isinstance(p, str) and p.strip() for p in paths),
-            f"trainingArgs.{name}",
-            value,
+            bool(paths) and all(isinstance(p, str) and p.strip() for p in paths), f"trainingArgs.{name}", value,
             "a path or a non-empty list of paths (gs://… or /gcs/…)",
-        )
+        )  # fmt: skip
         return [str(p) for p in paths]
 
     def number(name: str, whole: bool, ok: Callable[[float], bool], rule: str) -> list[str]:
         if name not in merged:
             return []
-        value = merged[name]
-        good = isinstance(value, (int, float)) and not isinstance(value, bool) and ok(value)
-        good = good and (not whole or float(value).is_integer())
-        read.check(good, f"trainingArgs.{name}", value, rule)
-        return [str(int(value)) if whole else repr(float(value))] if good else []
+        value = as_number(merged[name])
+        good = value is not None and ok(value) and (not whole or float(value).is_integer())
+        read.check(good, f"trainingArgs.{name}", merged[name], rule)
+        return [TRAINING_FLAGS[name], str(int(value)) if whole else repr(float(value))] if good else []
 
-    flags = ["--train-files", *files("trainFiles"), "--eval-files", *files("evalFiles")]
-    for name, whole in (("numEpochs", True), ("batchSize", True)):
-        values = number(name, whole, lambda v: v >= 1, "a whole number of at least 1")
-        flags += [TRAINING_FLAGS[name], *values] if values else []
-    learning_rate = number("learningRate", False, lambda v: 0 < v <= 10, "a number greater than 0 and at most 10")
-    flags += [TRAINING_FLAGS["learningRate"], *learning_rate] if learning_rate else []
-    return tuple(flags)
+    return (
+        "--train-files", *files("trainFiles"), "--eval-files", *files("evalFiles"),
+        *number("numEpochs", True, lambda v: v >= 1, "a whole number of at least 1"),
+        *number("batchSize", True, lambda v: v >= 1, "a whole number of at least 1"),
+        *number("learningRate", False, lambda v: 0 < v <= 10, "a number greater than 0 and at most 10"),
+    )  # fmt: skip

@@ -54,22 +54,7 @@ def read_vm(read: Reader) -> VmSettings:
     read.check(50 <= disk <= 65536, "vmDiskSizeGb", disk, "Deep Learning VM images need 50 to 65536 GB")
     gpu_type, gpu_count = read.value("vmGpuType"), read.value("vmGpuCount")
     if gpu_type or gpu_count:
-        if read.check(
-            gpu_type in catalog.VM_GPU_TYPES, "vmGpuType", gpu_type, f"one of {', '.join(catalog.VM_GPU_TYPES)}"
-        ):
-            read.check(
-                machine_type.startswith("n1-"),
-                "vmGpuType",
-                gpu_type,
-                f"GPUs attach only to N1 machine types (e.g. n1-standard-4); vmMachineType "
-                f"{machine_type!r} cannot take GPUs (a2/a3/g2 types come with their own)",
-            )
-        read.check(
-            gpu_count in catalog.VM_GPU_COUNTS,
-            "vmGpuCount",
-            gpu_count,
-            f"one of {catalog.VM_GPU_COUNTS} when vmGpuType is set",
-        )
+        _check_vm_gpu(read, gpu_type, gpu_count, machine_type)
     schedules = {key: read.value(key) for key in ("vmStopSchedule", "vmStartSchedule")}
     for key, expression in schedules.items():
         read.check(
@@ -106,3 +91,21 @@ def _is_time_zone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def _check_vm_gpu(read: Reader, gpu_type: str, gpu_count: int, machine_type: str) -> None:
+    attachable = [gpu for gpu in catalog.GPU_TYPES if gpu.compute_name and not gpu.end_of_support]
+    gpu = catalog.gpu_by_compute_name(gpu_type)
+    if not read.check(
+        gpu is not None, "vmGpuType", gpu_type, f"one of {', '.join(g.compute_name for g in attachable)}"
+    ):
+        return
+    read.check(
+        machine_type.startswith(f"{gpu.machine_family}-"), "vmGpuType", gpu_type,
+        f"GPUs attach only to N1 machine types (e.g. n1-standard-4); vmMachineType {machine_type!r} cannot take "
+        "GPUs (a2/a3/g2 types come with their own)",
+    )  # fmt: skip
+    read.check(
+        gpu_count in gpu.counts, "vmGpuCount", gpu_count,
+        f"{gpu_type} attaches {', '.join(map(str, gpu.counts))} to one VM",
+    )  # fmt: skip

@@ -14,7 +14,7 @@ from tools.render import ROOT
 WORKFLOWS = ROOT / ".github" / "workflows"
 FILES = sorted(WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
-EXPECTED = {"test.yml", "preview.yml", "deploy.yml"}
+EXPECTED = {"test.yml", "preview.yml", "deploy.yml", "drift.yml"}
 
 
 def load(name: str) -> dict:
@@ -43,7 +43,7 @@ def actionlint() -> str:
     )
 
 
-def test_the_three_workflows_exist():
+def test_the_workflows_exist():
     assert EXPECTED <= {f.name for f in FILES}
 
 
@@ -84,17 +84,29 @@ def test_tests_run_on_every_push_and_pull_request_with_the_readme_command():
     assert step_using(workflow, "actions/setup-python")["with"]["python-version"] == "3.11"
 
 
-@pytest.mark.parametrize("name, command", [("preview.yml", "preview"), ("deploy.yml", "up")])
-def test_pulumi_runs_keyless_with_the_policy_pack(name, command):
+def pulumi_step(workflow: dict, command: str) -> dict:
+    (found,) = [s for s in steps(workflow) if s.get("uses", "").startswith("pulumi/actions@")
+                and s.get("with", {}).get("command") == command]  # fmt: skip
+    return found["with"]
+
+
+@pytest.mark.parametrize(
+    "name, command, account, pack",
+    [
+        ("preview.yml", "preview", "GCP_PREVIEWER_SERVICE_ACCOUNT", ".base/policy"),
+        ("deploy.yml", "up", "GCP_DEPLOYER_SERVICE_ACCOUNT", "policy"),
+        ("drift.yml", "preview", "GCP_PREVIEWER_SERVICE_ACCOUNT", "policy"),
+    ],
+)
+def test_pulumi_runs_keyless_with_the_policy_pack_as_the_right_account(name, command, account, pack):
     workflow = load(name)
     auth = step_using(workflow, "google-github-actions/auth")["with"]
     assert auth == {
         "workload_identity_provider": "${{ vars.GCP_WORKLOAD_IDENTITY_PROVIDER }}",
-        "service_account": "${{ vars.GCP_DEPLOYER_SERVICE_ACCOUNT }}",
+        "service_account": f"${{{{ vars.{account} }}}}",
     }
-    pulumi = step_using(workflow, "pulumi/actions")["with"]
-    assert pulumi["command"] == command
-    assert pulumi["policyPacks"] == "policy" and pulumi["policyPackConfigs"] == "policy/config.json"
+    pulumi = pulumi_step(workflow, command)
+    assert pulumi["policyPacks"] == pack and pulumi["policyPackConfigs"] == f"{pack}/config.json"
     assert pulumi["cloud-url"] == "${{ vars.PULUMI_BACKEND_URL }}"
     assert "${{ vars.GCP_PROJECT }}" in pulumi["config-map"]
     text = (WORKFLOWS / name).read_text()
@@ -103,12 +115,50 @@ def test_pulumi_runs_keyless_with_the_policy_pack(name, command):
     assert job["env"]["PULUMI_BACKEND_URL"] == "${{ vars.PULUMI_BACKEND_URL }}"
 
 
+def test_previews_never_see_the_passphrase_and_judge_with_the_base_branchs_pack():
+    workflow = load("preview.yml")
+    assert "PULUMI_CONFIG_PASSPHRASE" not in (WORKFLOWS / "preview.yml").read_text()
+    checkouts = [s for s in steps(workflow) if s.get("uses", "").startswith("actions/checkout@")]
+    base = next(s for s in checkouts if s.get("with", {}).get("path") == ".base")
+    assert base["with"]["ref"] == "${{ github.event.pull_request.base.sha }}"
+    assert pulumi_step(workflow, "preview")["refresh"] is True
+
+
+def test_deploys_run_in_the_protected_environment_with_secrets_only_on_pulumi_steps():
+    workflow = load("deploy.yml")
+    job = workflow["jobs"]["deploy"]
+    assert job["environment"] == "${{ vars.DEPLOY_ENVIRONMENT || 'production' }}"
+    assert "PULUMI_CONFIG_PASSPHRASE" not in job["env"]
+    with_secret = [s for s in job["steps"] if "PULUMI_CONFIG_PASSPHRASE" in (s.get("env") or {})]
+    assert {s.get("name") or s["uses"].split("@")[0] for s in with_secret} == {
+        "Stop if an admin must apply this change",
+        "pulumi/actions",
+    }
+
+
+def test_the_deploy_stops_before_up_when_an_admin_must_apply_the_change():
+    job = load("deploy.yml")["jobs"]["deploy"]
+    names = [s.get("name") or s.get("uses", "").split("@")[0] for s in job["steps"]]
+    guard = names.index("Stop if an admin must apply this change")
+    up = next(i for i, s in enumerate(job["steps"]) if s.get("with", {}).get("command") == "up")
+    assert guard < up
+    run = job["steps"][guard]["run"]
+    assert "pulumi preview --json" in run and "tools.admin_guard preview.json" in run
+
+
+def test_drift_runs_weekly_and_on_demand_with_make_doctor():
+    workflow = load("drift.yml")
+    assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
+    assert workflow["on"]["schedule"][0]["cron"].split()[4] == "1"  # weekly, on Mondays
+    assert any("make doctor" in s.get("run", "") for s in steps(workflow))
+
+
 def test_preview_comments_on_the_pr_and_skips_forks():
     workflow = load("preview.yml")
     assert set(workflow["on"]) == {"pull_request"}
     (job,) = workflow["jobs"].values()
     assert "github.event.pull_request.head.repo.full_name == github.repository" in job["if"]
-    pulumi = step_using(workflow, "pulumi/actions")["with"]
+    pulumi = pulumi_step(workflow, "preview")
     assert pulumi["comment-on-pr"] is True and pulumi["diff"] is True
 
 

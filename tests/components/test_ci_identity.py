@@ -62,15 +62,50 @@ def test_no_provider_lacks_a_condition(fixture, request):
     assert providers and all(p.inputs.get("attributeCondition", "").strip() for p in providers)
 
 
-def test_only_the_repository_principal_set_may_impersonate_the_deployer(pinned):
+def test_the_deployer_is_for_the_protected_environments_job_only(pinned):
     pool = pinned.one(POOL)
     deployer = pinned.one(ACCOUNT, "deployer")
-    (grant,) = workload_identity_users(pinned)
-    assert grant.type == SA_MEMBER
-    assert grant.inputs["serviceAccountId"] == deployer.outputs["name"]
+    grants = [g for g in workload_identity_users(pinned) if g.inputs["serviceAccountId"] == deployer.outputs["name"]]
+    assert [g.type for g in grants] == [SA_MEMBER]
+    # One subject, never the repository's principal set: a pull request or a pushed branch has another.
+    assert grants[0].inputs["member"] == (
+        f"principal://iam.googleapis.com/{pool.outputs['name']}/subject/repo:{REPOSITORY}:environment:production"
+    )
+
+
+def test_without_an_environment_the_deployer_is_pinned_to_the_deploy_ref():
+    rendered = render(
+        {"githubRepository": REPOSITORY, "githubEnvironment": "", "githubDeployRef": "refs/heads/release"}
+    )
+    deployer = rendered.one(ACCOUNT, "deployer")
+    (grant,) = [
+        g for g in workload_identity_users(rendered) if g.inputs["serviceAccountId"] == deployer.outputs["name"]
+    ]
+    assert grant.inputs["member"].endswith(f"/subject/repo:{REPOSITORY}:ref:refs/heads/release")
+
+
+def test_with_both_ids_the_immutable_subject_format_is_admitted_too():
+    rendered = render({"githubRepository": REPOSITORY, "githubRepositoryId": REPOSITORY_ID, "githubOwnerId": "777"})
+    deployer = rendered.one(ACCOUNT, "deployer")
+    members = sorted(g.inputs["member"].split("/subject/")[1] for g in workload_identity_users(rendered)
+                     if g.inputs["serviceAccountId"] == deployer.outputs["name"])  # fmt: skip
+    assert members == ["repo:octo-org/ml-repo:environment:production",
+                       f"repo:octo-org@777/ml-repo@{REPOSITORY_ID}:environment:production"]  # fmt: skip
+
+
+def test_previews_run_as_the_read_only_previewer_for_any_job_of_the_repository(pinned):
+    pool = pinned.one(POOL)
+    previewer = pinned.one(ACCOUNT, "previewer")
+    (grant,) = [g for g in workload_identity_users(pinned) if g.inputs["serviceAccountId"] == previewer.outputs["name"]]
     assert grant.inputs["member"] == (
         f"principalSet://iam.googleapis.com/{pool.outputs['name']}/attribute.repository/{REPOSITORY}"
     )
+    assert pinned.outputs["previewer_service_account"] == previewer.outputs["email"]
+    # Two accounts, and only two, can be reached from GitHub.
+    assert {g.inputs["serviceAccountId"] for g in workload_identity_users(pinned)} == {
+        previewer.outputs["name"],
+        pinned.one(ACCOUNT, "deployer").outputs["name"],
+    }
 
 
 def test_pool_provider_and_grant_wait_for_the_apis_they_use(pinned):

@@ -94,10 +94,14 @@ def test_data_bucket_is_private_versioned_and_kept_on_destroy(dev_stack):
     assert inputs["versioning"] == {"enabled": True}
     assert inputs["softDeletePolicy"]["retentionDurationSeconds"] >= 7 * 24 * 3600
     conditions = [rule["condition"] for rule in inputs["lifecycleRules"] if rule["action"]["type"] == "Delete"]
-    # As documented: 3 noncurrent versions, each for at most 30 days; live objects never.
-    assert {"numNewerVersions": 3, "withState": "ARCHIVED"} in conditions
-    assert {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED"} in conditions
+    # As documented: 3 noncurrent versions (numNewerVersions counts the live version too: storage.v1
+    # "at least N versions (including the live version) newer than this version"), each for at most
+    # 30 days; live objects never; the DVC remote's versions never.
+    prefixes = ["data/", "jobs/", "packages/", "builds/", "scratch/"]
+    assert {"numNewerVersions": 4, "withState": "ARCHIVED", "matchesPrefixes": prefixes} in conditions
+    assert {"daysSinceNoncurrentTime": 30, "withState": "ARCHIVED", "matchesPrefixes": prefixes} in conditions
     assert all(c.get("withState") == "ARCHIVED" for c in conditions), "lifecycle must never delete live objects"
+    assert all("dvc/" not in c["matchesPrefixes"] for c in conditions), "DVC keeps dataset versions as old versions"
     assert inputs["forceDestroy"] is False
     assert bucket.retain_on_delete is True and inputs["deletionPolicy"] == "ABANDON"
     assert "encryption" not in inputs
@@ -116,12 +120,21 @@ def test_bucket_outputs_tell_the_user_what_to_do_next(dev_stack):
         f"dvc remote add -d remote_storage {url}/dvc",
         "dvc remote modify remote_storage version_aware true",
     ]
-    assert set(dev_stack.outputs["service_accounts"]) == {"trainer", "workstation", "deployer"}
+    assert set(dev_stack.outputs["service_accounts"]) == {"trainer", "workstation", "deployer", "server"}
 
 
 def test_dedicated_service_accounts_and_no_keys(dev_stack):
     accounts = {r.name: r.inputs["accountId"] for r in dev_stack.of_type(ACCOUNT)}
-    assert accounts == {"trainer": "trainer-dev", "workstation": "workstation-dev", "deployer": "deployer-dev"}
+    assert accounts == {
+        "trainer": "trainer-dev",
+        "workstation": "workstation-dev",
+        "deployer": "deployer-dev",
+        "server": "server-dev",
+    }
+    full = {r.name for r in render({"githubRepository": "o/r", "imageBuilder": "cloudbuild"}).of_type(ACCOUNT)}
+    assert full == {"trainer", "workstation", "deployer", "server", "builder", "previewer"}
+    bare = {r.name for r in render({"vmEnabled": False, "trainingEnabled": False}).of_type(ACCOUNT)}
+    assert bare == {"trainer", "deployer"}, "only the accounts the configuration needs"
     assert not dev_stack.of_type("gcp:serviceaccount/key:Key")
 
 
@@ -131,36 +144,68 @@ def test_dedicated_service_accounts_and_no_keys(dev_stack):
 def test_project_level_grants_are_least_privilege(overrides):
     stack = render(overrides)
     grants = {(r.inputs["role"], r.inputs["member"].split("@")[0]) for r in stack.of_type(PROJECT_MEMBER)}
-    assert grants == {
+    expected = {
         ("roles/logging.logWriter", "serviceAccount:trainer-dev"),
         ("roles/monitoring.metricWriter", "serviceAccount:trainer-dev"),
         ("roles/logging.logWriter", "serviceAccount:workstation-dev"),
         ("roles/monitoring.metricWriter", "serviceAccount:workstation-dev"),
-        ("roles/aiplatform.user", "serviceAccount:deployer-dev"),
+        # The CI accounts hold the stack's own custom roles only (components/ci_roles.py).
+        (f"projects/{TEST_PROJECT}/roles/gcpMlopsDeployer_dev", "serviceAccount:deployer-dev"),
     }
+    if "githubRepository" in overrides:
+        expected.add((f"projects/{TEST_PROJECT}/roles/gcpMlopsPreviewer_dev", "serviceAccount:previewer-dev"))
+    assert grants == expected
     for role, _ in grants:
         assert project_role_problem(role) is None, role
+    roles = {r.outputs["name"] for r in stack.of_type("gcp:projects/iAMCustomRole:IAMCustomRole")}
+    for member in stack.of_type(PROJECT_MEMBER):
+        if member.inputs["role"] in roles:
+            custom_role = next(r for r in stack.of_type("gcp:projects/iAMCustomRole:IAMCustomRole")
+                               if r.outputs["name"] == member.inputs["role"])  # fmt: skip
+            assert stack.depends_on(member, custom_role), "a grant of a custom role waits for the role"
     assert not stack.of_type("gcp:projects/iAMBinding:IAMBinding") and not stack.of_type(
         "gcp:projects/iAMPolicy:IAMPolicy"
     )
 
 
-def test_bucket_access_is_granted_on_the_bucket(dev_stack):
-    members = {r.inputs["member"].split("@")[0]: r.inputs["role"] for r in dev_stack.of_type(BUCKET_MEMBER)}
-    assert members == {
-        f"serviceAccount:{role}-dev": "roles/storage.objectAdmin" for role in ("trainer", "workstation", "deployer")
+def _bucket_grants(stack):
+    return {(r.name.removeprefix("bucket-"), r.inputs["role"], (r.inputs.get("condition") or {}).get("expression"))
+            for r in stack.of_type(BUCKET_MEMBER)}  # fmt: skip
+
+
+def _under(*prefixes, listing=False):
+    bucket = f"{TEST_PROJECT}-dev-mlops"
+    tests = [f'resource.name.startsWith("projects/_/buckets/{bucket}/objects/{prefix}")' for prefix in prefixes]
+    return " || ".join(([f'resource.name == "projects/_/buckets/{bucket}"'] if listing else []) + tests)
+
+
+def test_every_write_to_the_bucket_is_limited_to_its_prefixes():
+    stack = render({"githubRepository": "o/r", "imageBuilder": "cloudbuild"})
+    assert _bucket_grants(stack) == {
+        ("trainer-read", "roles/storage.objectViewer", None),
+        ("trainer-write", "roles/storage.objectUser", _under("jobs/")),
+        ("workstation-read", "roles/storage.objectViewer", None),
+        ("workstation-write", "roles/storage.objectUser", _under("data/", "dvc/", "scratch/")),
+        ("deployer-write", "roles/storage.objectUser", _under("packages/", "builds/")),
+        ("server-read", "roles/storage.objectViewer", _under("jobs/", listing=True)),
+        ("builder-read", "roles/storage.objectViewer", _under("builds/")),
+        ("previewer-read", "roles/storage.objectViewer", _under("packages/", "builds/")),
     }
-    bucket = dev_stack.one(BUCKET)
-    for member in dev_stack.of_type(BUCKET_MEMBER):
-        assert member.inputs["bucket"] == bucket.inputs["name"] and dev_stack.depends_on(member, bucket)
+    bucket = stack.one(BUCKET)
+    for member in stack.of_type(BUCKET_MEMBER):
+        assert member.inputs["bucket"] == bucket.inputs["name"] and stack.depends_on(member, bucket)
+        condition = member.inputs.get("condition")
+        assert condition is None or (condition["title"] and len(condition["title"]) <= 100)
 
 
-def test_deployer_may_act_as_the_trainer_only(dev_stack):
-    act_as_grants = [m for m in dev_stack.of_type(SA_MEMBER) if m.inputs["role"] == "roles/iam.serviceAccountUser"]
-    assert len(act_as_grants) == 1
-    (act_as,) = act_as_grants
-    assert act_as.inputs["member"] == f"serviceAccount:deployer-dev@{TEST_PROJECT}.iam.gserviceaccount.com"
-    assert act_as.inputs["serviceAccountId"].endswith(f"/trainer-dev@{TEST_PROJECT}.iam.gserviceaccount.com")
+def test_the_deployer_may_act_as_exactly_the_accounts_whose_resources_it_manages():
+    stack = render({"githubRepository": "o/r", "imageBuilder": "cloudbuild"})
+    act_as = [m for m in stack.of_type(SA_MEMBER) if m.inputs["role"] == "roles/iam.serviceAccountUser"]
+    assert {m.inputs["member"] for m in act_as} == {
+        f"serviceAccount:deployer-dev@{TEST_PROJECT}.iam.gserviceaccount.com"
+    }
+    targets = {m.inputs["serviceAccountId"].split("/")[-1].split("-dev@")[0] for m in act_as}
+    assert targets == {"trainer", "workstation", "server", "builder"}, "never the deployer or the previewer"
 
 
 def test_project_role_guard_refuses_dangerous_roles():
@@ -245,3 +290,16 @@ def test_destroy_keeps_the_key_grants_that_keep_the_bucket_readable():
     key = kept.one("gcp:kms/cryptoKey:CryptoKey")
     assert key.inputs["rotationPeriod"] == "7776000s"
     assert kept.outputs["kms_key_name"] == key.outputs["id"]
+
+
+def test_data_access_audit_logs_record_who_read_and_changed_objects(dev_stack):
+    (audit,) = dev_stack.of_type("gcp:projects/iAMAuditConfig:IAMAuditConfig")
+    assert audit.inputs["service"] == "storage.googleapis.com" and audit.inputs["project"] == TEST_PROJECT
+    assert sorted(c["logType"] for c in audit.inputs["auditLogConfigs"]) == ["DATA_READ", "DATA_WRITE"]
+
+
+def test_unknown_keys_in_the_stack_are_refused_before_anything_is_declared():
+    from stack.config import ConfigError
+
+    with pytest.raises(ConfigError, match="vmMachinetype: unknown configuration key; did you mean vmMachineType"):
+        render({"vmMachinetype": "e2-standard-4"})

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from artifacts.context import image_tag
-from components.registry import pinned_reference
+from components.trainer_image import pinned_reference
 from stack.schema import PROJECT_DIR
 from tools.render import TEST_PROJECT, Rendered, render
 
@@ -85,6 +85,7 @@ def test_registry_access_is_granted_on_the_repository_only(dev_stack):
         ("roles/artifactregistry.writer", "deployer"),
         ("roles/artifactregistry.reader", "workstation"),
         ("roles/artifactregistry.reader", "trainer"),
+        ("roles/artifactregistry.reader", "server"),
     }
     for member in dev_stack.of_type(REPOSITORY_MEMBER):
         assert (member.inputs["repository"], member.inputs["location"]) == ("mlops", "europe-west1")
@@ -92,11 +93,20 @@ def test_registry_access_is_granted_on_the_repository_only(dev_stack):
     assert not [role for role in project_roles if "artifactregistry" in role]
 
 
-def test_registry_resources_are_children_of_the_component(dev_stack):
+def test_registry_and_image_resources_are_children_of_their_components(dev_stack):
     component = dev_stack.one("gcp-mlops:registry:ArtifactRegistry")
     children = {(r.type, r.name) for r in dev_stack.children(component)}
-    assert {(REPOSITORY, "repository"), (IMAGE, "trainer")} <= children
+    assert (REPOSITORY, "repository") in children
     assert {r.name for r in dev_stack.of_type(REPOSITORY_MEMBER)} <= {name for _, name in children}
+    image = dev_stack.one(IMAGE)
+    assert dev_stack.by_urn(image.parent).type == "gcp-mlops:registry:TrainerImage"
+
+
+def test_the_image_keeps_its_identity_from_before_it_had_its_own_component(dev_stack):
+    """Stacks deployed earlier have the image under the registry component: an alias, not a rebuild."""
+    image = dev_stack.one(IMAGE)
+    assert image.aliases, "the image must alias its former parent"
+    assert any("ArtifactRegistry" in str(alias) for alias in image.aliases)
 
 
 # --- the trainer image --------------------------------------------------------------------

@@ -27,15 +27,38 @@ def test_package_mode_uploads_the_sdist_named_by_its_hash(package_stack):
     assert package_stack.outputs["package_uri"] == (
         f"gs://{package_stack.outputs['bucket_name']}/packages/{sdist.short_hash}/trainer-0.1.0.tar.gz"
     )
-    assert package_stack.outputs["executor_image"].endswith("/pytorch-cpu.2-4.py310:latest")
+    assert package_stack.outputs["executor_image"].endswith("/pytorch-xla.2-4.py310:latest")
     component = package_stack.by_urn(upload.parent)
     assert component.type == "gcp-mlops:training:TrainerPackage"
 
 
-def test_package_mode_builds_no_image(package_stack):
-    assert package_stack.of_type(IMAGE) == []
-    assert "image" not in package_stack.outputs
-    assert package_stack.of_type("gcp:artifactregistry/repository:Repository")
+def test_package_mode_builds_an_image_only_for_serving(package_stack):
+    assert package_stack.of_type(IMAGE), "the model server runs the trainer image"
+    unserved = render({"trainingMode": "package", "servingEnabled": False})
+    assert unserved.of_type(IMAGE) == [] and "image" not in unserved.outputs
+    assert unserved.of_type("gcp:artifactregistry/repository:Repository")
+
+
+def test_the_job_checks_the_package_it_runs(package_stack):
+    """The stack tells the trainer the uploaded package's sha256 (training/trainer/task.py checks it)."""
+    sdist = build_sdist(PROJECT_DIR / "training", BUILD_CACHE)
+    job = package_stack.one("pulumi-python:dynamic/vertex:CustomJob")
+    env = {e["name"]: e["value"] for e in job.inputs["job_spec"]["workerPoolSpecs"][0]["pythonPackageSpec"]["env"]}
+    assert env == {"TRAINER_PACKAGE_URI": package_stack.outputs["package_uri"], "TRAINER_PACKAGE_SHA256": sdist.sha256}
+
+
+def test_package_mode_warns_that_the_prebuilt_image_is_retired():
+    """No PyTorch prebuilt training image is within its availability (stack/catalog.py): say so at preview."""
+    from datetime import date
+
+    from stack import platform_warnings
+    from stack.config import load_settings
+
+    settings = load_settings({"trainingMode": "package"}.get, {"project": "mlops-course-123"}.get, "dev")
+    (warning,) = platform_warnings.of(settings, today=date(2026, 12, 1))
+    assert warning.startswith("trainingExecutorImage europe-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310")
+    assert "2026-07-24" in warning and "trainingMode container" in warning
+    assert platform_warnings.of(settings, today=date(2026, 1, 1)) == []
 
 
 def test_container_mode_uploads_no_package(dev_stack):

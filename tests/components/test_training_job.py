@@ -149,7 +149,7 @@ def test_the_job_waits_for_its_api_and_grants(dev_stack):
     job = _job(dev_stack)
     waits_for = {dev_stack.by_urn(urn).name for urn in dev_stack.upstream(job)}
     assert "aiplatform" in waits_for
-    assert "bucket-trainer-objects" in waits_for, "the job must be able to write its outputs when it starts"
+    assert {"bucket-trainer-read", "bucket-trainer-write"} <= waits_for, "the job must be able to write its outputs"
     assert "trainer-actas-deployer" in waits_for
     assert "repository-trainer-reader" in waits_for, "the first image pull must not fail with a 403"
 
@@ -205,3 +205,30 @@ def test_outputs_give_the_courses_describe_and_stream_logs(dev_stack):
     assert outputs["console_url"].startswith("https://console.cloud.google.com/vertex-ai/locations/europe-west1/")
     job = _job(dev_stack)
     assert outputs["model_dir"] == job.inputs["job_spec"]["baseOutputDirectory"]["outputUriPrefix"] + "/model"
+
+
+@pytest.mark.parametrize("wait_for", ["submitted", "running", "succeeded"])
+def test_pulumi_up_waits_as_long_as_the_job_may_run(wait_for):
+    """A 2-hour job must not be cancelled after 20 minutes because `pulumi up` stopped waiting."""
+    from components.training_job import WAIT_MARGIN_SECONDS
+
+    job = _job(render({"trainingWaitFor": wait_for, "trainingTimeout": "3h"}))
+    assert job.inputs["wait_for"] == wait_for
+    assert job.inputs["wait_timeout_seconds"] == 3 * 3600 + WAIT_MARGIN_SECONDS
+    assert job.inputs["job_spec"]["scheduling"]["timeout"] == f"{3 * 3600}s"
+
+
+def test_your_own_trainer_runs_its_module_with_its_arguments_verbatim(tmp_path):
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+        '[project]\nname = "mnist-trainer"\nversion = "1.0"\n[tool.hatch.build.targets.wheel]\npackages = ["mnist"]\n'
+    )
+    (tmp_path / "mnist").mkdir()
+    (tmp_path / "mnist" / "__init__.py").write_text("")
+    (tmp_path / "mnist" / "train.py").write_text("print('training')\n")
+    stack = render({"trainerSource": str(tmp_path), "trainerModule": "mnist.train", "trainingMode": "package",
+                    "trainingArgs": ["--epochs", "2"]})  # fmt: skip
+    (pool,) = _job(stack).inputs["job_spec"]["workerPoolSpecs"]
+    spec = pool["pythonPackageSpec"]
+    assert spec["pythonModule"] == "mnist.train" and spec["args"] == ["--epochs", "2"]
+    assert spec["packageUris"][0].endswith("/mnist_trainer-1.0.tar.gz")

@@ -3,7 +3,7 @@
 import pytest
 
 from stack.config import ConfigError
-from tools.render import TEST_PROJECT, TEST_PROJECT_NUMBER, Declared, Rendered, render
+from tools.render import TEST_PROJECT, TEST_PROJECT_NUMBER, Declared, Rendered, render, render_failure
 
 INSTANCE = "gcp:compute/instance:Instance"
 FIREWALL = "gcp:compute/firewall:Firewall"
@@ -74,7 +74,7 @@ def test_zone_and_machine_type_follow_the_config():
 def test_boot_disk_is_a_balanced_disk_from_a_deep_learning_image_family(dev_stack):
     params = instance_of(dev_stack).inputs["bootDisk"]["initializeParams"]
     assert params == {
-        "image": "projects/deeplearning-platform-release/global/images/family/pytorch-latest-cpu",
+        "image": "projects/deeplearning-platform-release/global/images/family/pytorch-2-9-cu129-ubuntu-2204-nvidia-580",
         "size": 100,
         "type": "pd-balanced",
     }
@@ -356,3 +356,49 @@ def test_bad_vm_configuration_fails_naming_the_key(config, key, words):
     assert matching, raised.value.problems
     assert words in matching[0]
     assert key in str(raised.value)
+
+
+# --- the image: a current family, checked before the instance is created -------------------------
+
+
+def test_the_default_image_is_a_family_google_lists_today():
+    from stack import catalog, schema
+
+    family = catalog.vm_image_family(schema.default("vmImage"))
+    assert family is not None, "Pulumi.yaml's vmImage must be one of stack/catalog.py DL_VM_FAMILIES"
+    assert family.framework.startswith("PyTorch") and family.source.url.startswith("https://")
+
+
+def test_a_retired_image_family_stops_the_run_naming_vm_image():
+    error = render_failure({"vmImage": "pytorch-latest-cpu"}, missing_images={"pytorch-latest-cpu"})
+    assert error.startswith("ConfigError: The stack configuration has 1 problem(s)")
+    assert "vmImage 'pytorch-latest-cpu': Compute Engine has no such image" in error
+    assert "pytorch-2-9-cu129-ubuntu-2204-nvidia-580" in error, "the error lists the current families"
+    assert render_failure({"vmImage": "pytorch-2-9-cu129-ubuntu-2404-nvidia-580"}) == ""
+
+
+def test_the_image_is_looked_up_after_the_compute_api_and_the_instance_waits_for_it(dev_stack):
+    instance = instance_of(dev_stack)
+    compute = dev_stack.one(SERVICE, "compute")
+    assert compute.urn in instance.property_dependencies["bootDisk"]
+
+
+def test_a_disk_smaller_than_the_image_is_named():
+    # Compute Engine refuses a boot disk smaller than its image: say so at preview, naming the key.
+    error = render_failure({}, image_disk_gb=120)
+    assert "vmDiskSizeGb 100: the image 'pytorch-2-9-cu129-ubuntu-2204-nvidia-580' needs at least 120 GB" in error
+    assert render_failure({"vmDiskSizeGb": 150}, image_disk_gb=120) == ""
+
+
+def test_gpu_workstations_ask_for_the_driver_and_cpu_ones_do_not(dev_stack, gpu_stack):
+    assert "install-nvidia-driver" not in instance_of(dev_stack).inputs["metadata"]
+    assert instance_of(gpu_stack).inputs["metadata"]["install-nvidia-driver"] == "True"
+
+
+def test_the_subnet_keeps_sampled_flow_logs(dev_stack):
+    subnet = dev_stack.one("gcp:compute/subnetwork:Subnetwork").inputs
+    assert subnet["logConfig"] == {
+        "aggregationInterval": "INTERVAL_5_MIN",
+        "flowSampling": 0.5,
+        "metadata": "EXCLUDE_ALL_METADATA",
+    }

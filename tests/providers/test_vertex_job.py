@@ -599,6 +599,15 @@ def test_a_labels_change_with_a_definition_change_replaces_for_the_definition(
         ({"display_name": ""}, "display_name"),
         ({"job_spec": None}, "job_spec"),
         ({"labels": {"team": "ml", vertex_job.CREATE_TOKEN_LABEL: "x"}}, "labels"),
+        # The OAuth token goes to the host these make: only region names and Google's own hosts.
+        ({"region": "evil.example.com/x"}, "region"),
+        ({"region": "europe-west1.attacker.net#"}, "region"),
+        ({"region": "europe-west1\n"}, "region"),
+        ({"api_endpoint": "https://example.com"}, "api_endpoint"),
+        ({"api_endpoint": "https://aiplatform.googleapis.com.evil.net"}, "api_endpoint"),
+        ({"api_endpoint": "http://europe-west1-aiplatform.googleapis.com"}, "api_endpoint"),
+        ({"api_endpoint": "http://10.0.0.1:8080"}, "api_endpoint"),
+        ({"api_endpoint": "https://x.googleapis.com\n"}, "api_endpoint"),
     ],
 )
 def test_check_names_each_bad_input(override: dict[str, Any], property_name: str, provider: CustomJobProvider) -> None:
@@ -613,6 +622,15 @@ def test_check_accepts_good_inputs(provider: CustomJobProvider) -> None:
     news = {"project": PROJECT, "region": REGION, "display_name": "x", "job_spec": job_spec(), "labels": {"team": "ml"}}
 
     assert provider.check({}, news).failures == []
+    for endpoint in ("https://europe-west1-aiplatform.googleapis.com", "http://127.0.0.1:8123", "http://localhost:9"):
+        assert provider.check({}, {**news, "api_endpoint": endpoint}).failures == [], endpoint
+    assert provider.check({}, {**news, "region": "northamerica-northeast2"}).failures == []
+
+
+def test_a_crafted_region_never_reaches_a_request(vertex: FakeVertex, provider: CustomJobProvider) -> None:
+    with pytest.raises(ValueError, match="not a Google Cloud region name"):
+        provider.create({**props_for(vertex), "region": "evil.example.com/x"})
+    assert vertex.requests == []
 
 
 def test_jobs_go_to_the_regional_endpoint_unless_one_is_given() -> None:

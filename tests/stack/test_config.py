@@ -3,6 +3,7 @@ and one error naming every bad key."""
 
 import json
 import re
+from pathlib import Path
 
 import pytest
 import yaml
@@ -19,7 +20,7 @@ GCP_DEV = {"project": TEST_PROJECT, "region": "europe-west1", "zone": "europe-we
 
 def settings_from(project_values: dict, gcp_values: dict = GCP_DEV, stack: str = "dev"):
     raw = {key: value if isinstance(value, str) else json.dumps(value) for key, value in project_values.items()}
-    return load_settings(raw.get, gcp_values.get, stack)
+    return load_settings(raw.get, gcp_values.get, stack, set_keys=raw)
 
 
 def problems_of(project_values: dict, gcp_values: dict = GCP_DEV) -> list[str]:
@@ -72,8 +73,11 @@ def test_defaults_are_the_courses_setup():
     assert (training.machine_type, training.replica_count) == ("n1-standard-4", 1)
     # The course's data; epochs, batch size and learning rate are the trainer's own defaults (its argparse).
     assert training.args == ("--train-files", *COURSE_TRAIN_FILES, "--eval-files", *COURSE_EVAL_FILES)
-    assert training.executor_image.startswith("europe-docker.pkg.dev/vertex-ai/training/pytorch-cpu")
+    assert training.executor_image == "europe-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"
     assert not settings.github.enabled and not settings.uses_cmek
+    assert settings.serving.enabled and not settings.serving.public and settings.serving.min_instances == 0
+    assert settings.trainer.is_bundled and settings.trainer.image_builder == "docker"
+    assert settings.github.environment == "production"
 
 
 def test_missing_project_is_named():
@@ -99,8 +103,9 @@ def test_scale_tiers_map_to_vertex_machine_shapes(tier, machine, replicas, gpu):
 
 
 def test_gpu_jobs_default_to_the_gpu_executor_image():
-    assert "/pytorch-gpu." in settings_from({"trainingScaleTier": "BASIC_GPU"}).training.executor_image
-    assert "/pytorch-cpu." in settings_from({}).training.executor_image
+    # Google's CPU PyTorch training images are called pytorch-xla; there is no pytorch-cpu image.
+    assert "/pytorch-gpu.2-4.py310:latest" in settings_from({"trainingScaleTier": "BASIC_GPU"}).training.executor_image
+    assert "/pytorch-xla.2-4.py310:latest" in settings_from({}).training.executor_image
     assert settings_from(
         {}, {**GCP_DEV, "region": "us-central1", "zone": "us-central1-a"}
     ).training.executor_image.startswith("us-docker.pkg.dev/")
@@ -139,6 +144,10 @@ def test_durations():
 # Each bad value must produce a problem that names the key (and the value).
 BAD_VALUES = [
     ({"bucketName": "My_Bucket"}, "bucketName 'My_Bucket'"),
+    # Misspelled keys: the Pulumi CLI accepts them, the program must not.
+    ({"vmMachinetype": "e2-standard-4"}, "vmMachinetype: unknown configuration key; did you mean vmMachineType?"),
+    ({"trainingWaitfor": "succeeded"}, "trainingWaitfor: unknown configuration key; did you mean trainingWaitFor?"),
+    ({"trainingEpochs": 3}, "trainingEpochs: unknown configuration key"),
     ({"bucketName": "googlebucket"}, "bucketName 'googlebucket'"),
     ({"bucketName": "192.168.1.1"}, "bucketName '192.168.1.1'"),
     ({"bucketName": "ab"}, "bucketName 'ab'"),
@@ -173,7 +182,7 @@ BAD_VALUES = [
     ({"trainingArgs": {"batchSize": 2.5}}, "trainingArgs.batchSize 2.5"),
     ({"trainingArgs": {"learningRate": -1}}, "trainingArgs.learningRate -1"),
     ({"trainingArgs": {"trainFiles": []}}, "trainingArgs.trainFiles []"),
-    ({"trainingArgs": "epochs=3"}, "trainingArgs 'epochs=3': must be an object"),
+    ({"trainingArgs": "epochs=3"}, "trainingArgs 'epochs=3': an object of flags or a list of strings"),
     ({"githubRepository": "not-a-repo"}, "githubRepository 'not-a-repo'"),
     ({"githubRepository": "o/r", "githubRepositoryId": "abc"}, "githubRepositoryId 'abc'"),
     ({"githubRepositoryId": "123"}, "githubRepositoryId '123': only meaningful together with githubRepository"),
@@ -191,6 +200,39 @@ BAD_VALUES = [
     ({"trainingReplicaCount": 101}, "trainingReplicaCount 101"),
     ({"vmDiskSizeGb": 70000}, "vmDiskSizeGb 70000"),
     ({"trainingArgs": {"learningRate": 11}}, "trainingArgs.learningRate 11"),
+    # A 0 the stack sets is a mistake, not "the tier's count".
+    ({"trainingReplicaCount": 0}, "trainingReplicaCount 0: between 1 and 100"),
+    (
+        {"trainingGpuType": "NVIDIA_TESLA_T4", "trainingGpuCount": 0},
+        "trainingGpuCount 0: NVIDIA_TESLA_T4 comes 1, 2, 4",
+    ),
+    # Per-type attach limits (stack/catalog.py GPU_TYPES).
+    (
+        {"vmMachineType": "n1-standard-8", "vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 8},
+        "vmGpuCount 8: nvidia-tesla-t4 attaches 1, 2, 4 to one VM",
+    ),
+    (
+        {"trainingGpuType": "NVIDIA_TESLA_T4", "trainingGpuCount": 8},
+        "trainingGpuCount 8: NVIDIA_TESLA_T4 comes 1, 2, 4",
+    ),
+    (
+        {"trainingGpuType": "NVIDIA_TESLA_P100", "trainingGpuCount": 1},
+        "trainingGpuType 'NVIDIA_TESLA_P100': end of support",
+    ),
+    ({"trainingGpuCount": 2}, "trainingGpuCount 2: set trainingGpuType too"),
+    ({"trainingArgs": {"learningRate": "fast"}}, "trainingArgs.learningRate 'fast'"),
+    ({"trainingArgs": ["--epochs", {"n": 3}]}, "trainingArgs ['--epochs', {'n': 3}]: a list of strings"),
+    ({"trainingArgs": ["--verbose", True]}, "trainingArgs ['--verbose', True]: a list of strings"),
+    ({"trainerSource": "no/such/dir"}, "trainerSource 'no/such/dir': no such directory"),
+    ({"trainerModule": "trainer task"}, "trainerModule 'trainer task'"),
+    ({"imageBuilder": "kaniko"}, "imageBuilder 'kaniko': one of docker, cloudbuild"),
+    ({"imageBuildTimeout": "2d"}, "imageBuildTimeout '2d'"),
+    ({"githubEnvironment": "prod env"}, "githubEnvironment 'prod env'"),
+    ({"githubRepository": "o/r", "githubOwnerId": "octo"}, "githubOwnerId 'octo'"),
+    ({"servingMaxInstances": 0}, "servingMaxInstances 0"),
+    ({"servingMinInstances": 4, "servingMaxInstances": 3}, "servingMaxInstances 3: between 1 and 100, and at least"),
+    ({"servingModelUri": "/models/x"}, "servingModelUri '/models/x'"),
+    ({"servingEnabled": True, "trainingEnabled": False}, "servingEnabled True: there is no model"),
 ]
 
 
@@ -273,3 +315,78 @@ def test_long_stack_names_still_give_valid_names():
     account = naming.service_account_id("feature-branch-with-a-long-name", "workstation")
     # Service account ids: 6-30 characters, lowercase letters, digits and hyphens, starting with a letter.
     assert 6 <= len(account) <= 30 and re.fullmatch(r"[a-z][-a-z0-9]{4,28}[a-z0-9]", account)
+
+
+def test_numbers_written_as_strings_are_numbers():
+    """`pulumi config set --path trainingArgs.learningRate 0.01` stores the string "0.01" (pulumi#18064)."""
+    args = settings_from({"trainingArgs": {"learningRate": "0.01", "numEpochs": "3", "batchSize": "64"}}).training.args
+    assert args[-6:] == ("--num-epochs", "3", "--batch-size", "64", "--learning-rate", "0.01")
+    assert settings_from({"vmGpuCount": "1", "vmGpuType": "nvidia-tesla-t4",
+                          "vmMachineType": "n1-standard-4"}).vm.gpu_count == 1  # fmt: skip
+
+
+def test_a_gpu_type_alone_means_one_gpu():
+    training = settings_from({"trainingGpuType": "NVIDIA_TESLA_T4", "trainingMachineType": "n1-standard-8"}).training
+    assert (training.gpu_type, training.gpu_count) == ("NVIDIA_TESLA_T4", 1)
+
+
+def test_training_needs_a_region_with_vertex_ai():
+    problems = problems_of({}, {**GCP_DEV, "region": "mars-north1", "zone": "mars-north1-a"})
+    assert any(
+        p.startswith("gcp:region 'mars-north1': Vertex AI custom training is not offered there") for p in problems
+    )
+    settings_from({"trainingEnabled": False, "servingEnabled": False}, {**GCP_DEV, "region": "mars-north1",
+                                                                        "zone": "mars-north1-a"})  # fmt: skip
+
+
+def test_vertex_regions_are_the_discovery_documents_locational_endpoints():
+    import googleapiclient
+
+    from stack import catalog
+
+    document = json.loads(
+        (Path(googleapiclient.__file__).parent / "discovery_cache" / "documents" / "aiplatform.v1.json").read_text()
+    )
+    regional = {endpoint["location"] for endpoint in document["endpoints"]} - {"eu", "us"}
+    assert catalog.VERTEX_REGIONS == regional
+
+
+def test_your_own_trainer_gets_its_arguments_verbatim(tmp_path):
+    source = tmp_path / "mnist"
+    source.mkdir()
+    (source / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    settings = settings_from({"trainerSource": str(source), "trainingArgs": ["--epochs", "3", "--lr=0.1"],
+                              "trainerModule": "mnist.train"})  # fmt: skip
+    assert settings.trainer.source_dir == source and not settings.trainer.is_bundled
+    assert settings.training.args == ("--epochs", "3", "--lr=0.1") and not settings.training.passes_job_dir
+    numbers = settings_from({"trainerSource": str(source), "trainingArgs": ["--epochs", 3, "--lr", 0.1]})
+    assert numbers.training.args == ("--epochs", "3", "--lr", "0.1"), "what `config set --path` stores"
+    assert settings.trainer.module == "mnist.train"
+    # Nothing taxi-specific reaches another trainer: no default data files, no --job-dir, no model server.
+    assert settings_from({"trainerSource": str(source)}).training.args == ()
+    assert not settings.serving.enabled
+
+
+def test_your_own_trainer_needs_what_its_mode_builds(tmp_path):
+    source = tmp_path / "mnist"
+    source.mkdir()
+    assert any("container mode and serving build" in p and "Dockerfile" in p
+               for p in problems_of({"trainerSource": str(source)}))  # fmt: skip
+    assert any("package mode builds an sdist from" in p and "pyproject.toml" in p
+               for p in problems_of({"trainerSource": str(source), "trainingMode": "package"}))  # fmt: skip
+    assert any("give the trainer's arguments as a list of strings" in p
+               for p in problems_of({"trainerSource": str(source), "trainingArgs": {"numEpochs": 3}}))  # fmt: skip
+    assert any("serve your own model yourself" in p
+               for p in problems_of({"trainerSource": str(source), "servingEnabled": True}))  # fmt: skip
+
+
+def test_a_relative_trainer_source_is_relative_to_the_project():
+    settings = settings_from({"trainerSource": "./training"})
+    assert settings.trainer.source_dir == ROOT / "training" and settings.trainer.is_bundled
+
+
+def test_serving_follows_training_unless_a_model_is_given():
+    assert not settings_from({"trainingEnabled": False}).serving.enabled
+    served = settings_from({"trainingEnabled": False, "servingModelUri": "gs://models-bucket/run-7/model"}).serving
+    assert served.enabled and served.model_uri == "gs://models-bucket/run-7/model"
+    assert not settings_from({"servingEnabled": False}).serving.enabled

@@ -1,0 +1,1 @@
+"""A small image classifier trained on pictures it draws itself: an example of bringing your own trainer."""

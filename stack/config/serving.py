@@ -1,0 +1,55 @@
+"""The model service's settings: whether the trained model is served, to whom, and at what scale."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from stack.config.reader import Reader
+
+GCS_DIRECTORY = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^\s]*)?$")
+# Cloud Run's own bound (run.v2 RevisionScaling.maxInstanceCount defaults to 100); this stack keeps cost small.
+MAX_INSTANCES = 100
+
+
+@dataclass(frozen=True)
+class ServingSettings:
+    enabled: bool
+    public: bool
+    min_instances: int
+    max_instances: int
+    model_uri: str  # empty: the model of the training run the stack declares
+    deletion_protection: bool
+
+
+def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) -> ServingSettings:
+    model_uri = read.value("servingModelUri")
+    read.check(
+        not model_uri or bool(GCS_DIRECTORY.match(model_uri)), "servingModelUri", model_uri,
+        "a gs://BUCKET/PATH model directory (empty serves the stack's own training run)",
+    )  # fmt: skip
+    wanted = read.value("servingEnabled")
+    # On by default wherever it can work; asked for explicitly where it cannot, it is an error.
+    possible = bundled_trainer and (training_enabled or bool(model_uri))
+    if wanted and not possible and read.given("servingEnabled"):
+        reason = (
+            "the model server is part of the stack's own trainer (trainerSource training); serve your own model "
+            "yourself"
+            if not bundled_trainer
+            else "there is no model: enable training or set servingModelUri"
+        )
+        read.check(False, "servingEnabled", wanted, reason)
+    minimum, maximum = read.value("servingMinInstances"), read.value("servingMaxInstances")
+    read.check(0 <= minimum <= MAX_INSTANCES, "servingMinInstances", minimum, f"between 0 and {MAX_INSTANCES}")
+    read.check(
+        1 <= maximum <= MAX_INSTANCES and maximum >= minimum, "servingMaxInstances", maximum,
+        f"between 1 and {MAX_INSTANCES}, and at least servingMinInstances ({minimum})",
+    )  # fmt: skip
+    return ServingSettings(
+        enabled=bool(wanted and possible),
+        public=read.value("servingPublic"),
+        min_instances=minimum,
+        max_instances=maximum,
+        model_uri=model_uri,
+        deletion_protection=read.value("servingDeletionProtection"),
+    )
