@@ -17,11 +17,12 @@ $(VENV)/.installed: requirements.txt
 	touch $@
 
 # torch from PyTorch's CPU wheel index on Linux (PyPI's Linux wheel is the CUDA build, with several GB
-# of nvidia-* wheels); the version is the one training/requirements.txt pins.
+# of nvidia-* wheels); the version is the one training/requirements.txt pins. Only torch itself comes
+# from that index (--no-deps): its requirements come from PyPI with the rest.
 TORCH_VERSION := $(shell sed -n 's/^torch==//p' training/requirements.txt)
 TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu
 ifeq ($(shell uname -s),Linux)
-TORCH_CPU := --retries 1 --extra-index-url $(TORCH_CPU_INDEX) torch==$(TORCH_VERSION)+cpu
+TORCH_CPU := --no-deps --retries 1 --extra-index-url $(TORCH_CPU_INDEX) torch==$(TORCH_VERSION)+cpu
 else
 TORCH_CPU := torch==$(TORCH_VERSION)
 endif

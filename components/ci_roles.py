@@ -19,7 +19,7 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.apis import ProjectApis
-from stack import permissions
+from stack import naming, permissions
 from stack.config import Settings
 
 # Resources that define identities or grant privileges: only an admin applies them.
@@ -118,8 +118,7 @@ def previewer_permissions(settings: Settings) -> list[str]:
 
 def role_id(role: str, stack: str) -> str:
     """Custom role ids take letters, digits, '_' and '.', at most 64 characters."""
-    suffix = "".join(c if c.isalnum() else "_" for c in stack)
-    return f"{ROLE_ID_PREFIXES[role]}_{suffix}"[:64]
+    return f"{ROLE_ID_PREFIXES[role]}_{naming.slug(stack, separator='_') or 'stack'}"[:64]
 
 
 @dataclass

@@ -18,13 +18,17 @@ def _short_hash(*parts: str, length: int = 6) -> str:
     return hashlib.sha256("/".join(parts).encode()).hexdigest()[:length]
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", text.lower())).strip("-")
+def slug(text: str, separator: str = "-", keep: str = "") -> str:
+    """`text` in lowercase letters and digits (and the characters in `keep`), every other run of
+    characters one `separator`, none at the ends."""
+    allowed = "a-z0-9" + re.escape(keep + separator)
+    collapsed = re.sub(f"[^{allowed}]+", separator, text.lower())
+    return re.sub(f"{re.escape(separator)}+", separator, collapsed).strip(separator)
 
 
 def label_value(text: str) -> str:
     """`text` as a label value: lowercase letters, digits, '_' and '-', at most 63 characters."""
-    return re.sub(r"[^a-z0-9_-]", "-", text.lower())[:63]
+    return slug(text, keep="_")[:63]
 
 
 def default_bucket_name(project: str, stack: str) -> str:
@@ -32,7 +36,7 @@ def default_bucket_name(project: str, stack: str) -> str:
 
     Shortened with a stable hash when it would pass the 63-character limit.
     """
-    name = f"{_slug(project)}-{_slug(stack) or 'stack'}-mlops"
+    name = f"{slug(project)}-{slug(stack) or 'stack'}-mlops"
     if len(name) > 63:
         name = f"{name[:55].rstrip('-')}-{_short_hash(project, stack)}"
     return name
@@ -63,15 +67,15 @@ def bucket_name_problem(name: str) -> str | None:
 
 def service_account_id(stack: str, role: str) -> str:
     """`{role}-{stack}` within the 6-30 character limit of service account ids."""
-    slug = f"{role}-{_slug(stack) or 'stack'}"
-    if len(slug) > 30:
-        slug = f"{slug[:23].rstrip('-')}-{_short_hash(stack, role)}"
-    return slug if len(slug) >= 6 else f"{slug}-sa"[:30]
+    account = f"{role}-{slug(stack) or 'stack'}"
+    if len(account) > 30:
+        account = f"{account[:23].rstrip('-')}-{_short_hash(stack, role)}"
+    return account if len(account) >= 6 else f"{account}-sa"[:30]
 
 
 def resource_id(stack: str, base: str, limit: int = 63) -> str:
     """A lowercase `{base}-{stack}` id for resources whose names are unique per project."""
-    slug = f"{base}-{_slug(stack) or 'stack'}"
-    if len(slug) > limit:
-        slug = f"{slug[: limit - 7].rstrip('-')}-{_short_hash(stack, base)}"
-    return slug
+    name = f"{base}-{slug(stack) or 'stack'}"
+    if len(name) > limit:
+        name = f"{name[: limit - 7].rstrip('-')}-{_short_hash(stack, base)}"
+    return name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -194,3 +195,14 @@ def test_the_archive_leaves_out_dockerignored_files(trainer_copy):
 
     assert context_archive(trainer_copy) == before
     assert not [name for name in archive_members(before) if name.startswith(("tests/", "data/"))]
+
+
+def test_the_trainers_context_holds_only_files_git_tracks():
+    """Caches and outputs in training/ (a ruff or pytest cache, a run) would change the image tag from one
+    checkout to the next: .dockerignore must keep everything untracked out."""
+    tracked = subprocess.run(["git", "ls-files", "-z", "training"], cwd=PROJECT_DIR, capture_output=True, text=True)
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout")
+    in_git = {path.removeprefix("training/") for path in tracked.stdout.split("\0") if path}
+    untracked = set(context_files(TRAINING_DIR)) - in_git
+    assert not untracked, f"add these to training/.dockerignore: {sorted(untracked)}"

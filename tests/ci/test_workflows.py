@@ -169,3 +169,21 @@ def test_deploy_runs_on_main_after_the_tests_one_at_a_time_per_stack():
     assert workflow["concurrency"]["cancel-in-progress"] is False
     assert workflow["jobs"]["deploy"]["needs"] == "test"
     assert workflow["jobs"]["test"]["uses"] == "./.github/workflows/test.yml"
+
+
+def test_docs_name_every_api_the_stack_enables():
+    from components.apis import required_services
+    from stack.config import load_settings
+
+    full = {"githubRepository": "o/r", "encryptionKey": "create", "imageBuilder": "cloudbuild"}
+    settings = load_settings(full.get, {"project": "mlops-course-123"}.get, "dev")
+    docs = (ROOT / "docs" / "ci.md").read_text()
+    for service in required_services(settings):
+        assert f"`{service.split('.')[0]}`" in docs, service
+
+
+def test_tests_install_cpu_torch_explicitly():
+    """On Linux PyPI's torch is the CUDA build, with several GB of nvidia-* wheels."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "TORCH_CPU_INDEX ?= https://download.pytorch.org/whl/cpu" in makefile
+    assert "torch==$(TORCH_VERSION)+cpu" in makefile and "$(PY) -m pip install --quiet $(TORCH_CPU)" in makefile

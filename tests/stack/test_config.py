@@ -390,3 +390,27 @@ def test_serving_follows_training_unless_a_model_is_given():
     served = settings_from({"trainingEnabled": False, "servingModelUri": "gs://models-bucket/run-7/model"}).serving
     assert served.enabled and served.model_uri == "gs://models-bucket/run-7/model"
     assert not settings_from({"servingEnabled": False}).serving.enabled
+
+
+def test_names_keep_to_googles_character_rules():
+    assert naming.slug("Feature/Branch__x") == "feature-branch-x"
+    assert naming.label_value("My Stack_1") == "my-stack_1"
+    from components.ci_roles import role_id
+
+    assert role_id("deployer", "feature/x-y") == "gcpMlopsDeployer_feature_x_y"
+    assert re.fullmatch(r"[a-zA-Z0-9_.]{3,64}", role_id("previewer", "a" * 80))
+
+
+def test_every_catalog_dependent_default_is_in_the_catalog():
+    from stack import catalog
+
+    settings = settings_from({})
+    assert catalog.vm_image_family(settings.vm.image) is not None
+    assert catalog.executor_image_of(settings.training.executor_image) is not None
+    gpu = settings_from({"trainingScaleTier": "BASIC_GPU"}).training
+    assert catalog.executor_image_of(gpu.executor_image).gpu and catalog.gpu_by_vertex_name(gpu.gpu_type)
+    for tier in catalog.SCALE_TIERS.values():
+        if tier and tier.gpu_type:
+            assert catalog.gpu_by_vertex_name(tier.gpu_type) is not None
+    for entry in (*catalog.DL_VM_FAMILIES, *catalog.EXECUTOR_IMAGES, *catalog.GPU_TYPES):
+        assert entry.source.url.startswith("https://") and entry.source.read_on.year >= 2026
