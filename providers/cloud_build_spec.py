@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from pulumi.runtime import rpc
 
 from providers import rest
+from providers.dynamic_base import RestInputs
 from stack.naming import BUCKET_CHARS, PROJECT_ID
 
 DEFAULT_ENDPOINT = "https://cloudbuild.googleapis.com"
@@ -199,7 +200,9 @@ def escape_substitutions(text: str) -> str:
 
 
 @dataclass(frozen=True)
-class BuildInputs:
+class BuildInputs(RestInputs):
+    LOCATION_FIELD = "location"
+
     project: str
     location: str
     source_bucket: str
@@ -232,16 +235,9 @@ class BuildInputs:
             present["tags"] = list(present["tags"]) or None
         return cls(**present)
 
-    def to_props(self) -> dict[str, Any]:
-        return asdict(self)
-
     @property
-    def parent(self) -> str:
-        return f"projects/{self.project}/locations/{self.location}"
-
-    @property
-    def base_url(self) -> str:
-        return self.api_endpoint or DEFAULT_ENDPOINT
+    def default_endpoint(self) -> str:
+        return DEFAULT_ENDPOINT
 
     @property
     def untagged_image(self) -> str:

@@ -55,6 +55,10 @@ class PollPolicy:
 # Module-level so tests can monkeypatch them to tiny delays.
 DEFAULT_RETRY_POLICY = RetryPolicy()
 DEFAULT_POLL_POLICY = PollPolicy()
+# For the POST that creates a resource (submit_exactly_once): each retry first looks for the resource.
+CREATE_RETRY_POLICY = RetryPolicy(
+    max_attempts=5, initial_delay_seconds=2.0, max_delay_seconds=30.0, deadline_seconds=240.0
+)
 _TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
@@ -149,6 +153,30 @@ def poll(
         return poller(fetch)
     except tenacity.RetryError as timed_out:
         raise TimeoutError(f"gave up after {deadline_seconds:g}s waiting for {description}") from timed_out
+
+
+def submit_exactly_once(
+    post: Callable[[], T], find_by_token: Callable[[], T | None], policy: RetryPolicy | None = None
+) -> T:
+    """Create something once: `post()` sends the create (one attempt, no retries of its own).
+
+    Transient failures are retried (CREATE_RETRY_POLICY unless `policy`), but every retry first calls
+    `find_by_token()`, which looks for what a create carrying this call's create token made: a create
+    that reached the server before its answer was lost is adopted, never made twice.
+    """
+    attempts = 0
+
+    def attempt() -> T:
+        nonlocal attempts
+        attempts += 1
+        if attempts > 1:
+            # The failed POST may have been accepted before its answer was lost.
+            adopted = find_by_token()
+            if adopted:
+                return adopted
+        return post()
+
+    return retrying(policy or CREATE_RETRY_POLICY)(attempt)
 
 
 class GoogleRestClient:
@@ -249,3 +277,13 @@ class GoogleRestClient:
                 operation["error"], request=f"operation {name}", identity=self.identity, project=self.project
             )
         return dict(operation)
+
+    def cancel_if_running(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """POST v1/{name}:cancel; {} if it had already finished (FAILED_PRECONDITION): nothing to cancel."""
+        try:
+            return self.request("POST", f"v1/{name}:cancel", body=body)
+        except GoogleApiError as error:
+            # It finished between the caller's GET and the cancel.
+            if error.status != "FAILED_PRECONDITION":
+                raise
+            return {}

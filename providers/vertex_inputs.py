@@ -7,12 +7,13 @@ mock outputs with this code.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import MISSING, asdict, dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from typing import Any
 
 from pulumi.runtime import rpc
 
 from providers import rest
+from providers.dynamic_base import RestInputs
 
 WAIT_FOR_CHOICES = ("submitted", "running", "succeeded")
 DEFAULT_WAIT_TIMEOUT_SECONDS = 1200.0
@@ -60,7 +61,9 @@ def _integral_floats_to_ints(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class JobInputs:
+class JobInputs(RestInputs):
+    LOCATION_FIELD = "region"
+
     project: str
     region: str
     display_name: str
@@ -80,19 +83,9 @@ class JobInputs:
         present = {key: _integral_floats_to_ints(props[key]) for key in INPUT_KEYS if props.get(key) is not None}
         return cls(**present)
 
-    def to_props(self) -> dict[str, Any]:
-        return asdict(self)
-
     @property
-    def parent(self) -> str:
-        return f"projects/{self.project}/locations/{self.region}"
-
-    @property
-    def base_url(self) -> str:
-        return self.api_endpoint or f"https://{self.region}-aiplatform.googleapis.com"
-
-    def client(self, retry_policy: rest.RetryPolicy | None = None) -> rest.GoogleRestClient:
-        return rest.GoogleRestClient(self.base_url, project=self.project, retry_policy=retry_policy)
+    def default_endpoint(self) -> str:
+        return f"https://{self.region}-aiplatform.googleapis.com"
 
     def request_body(self, create_token: str) -> dict[str, Any]:
         body: dict[str, Any] = {

@@ -5,13 +5,8 @@ CustomJobSpec, camelCase, exactly as the REST API takes it) and, by default,
 returns as soon as the job is accepted: `pulumi up` never sits for the hours a
 training run takes. `providers.vertex_spec.worker_pool_spec()` builds one pool of that spec.
 
-Dynamic-provider rules followed here (see the field notes):
-- the provider class lives in this importable module, so dill stores it by
-  reference; it keeps no attributes, and credentials are fetched inside each
-  method (providers.rest), so nothing secret ends up in the state;
-- no `async def`; `update` is implemented so outputs survive provider-only
-  changes (pulumi/pulumi#7809, #13983); `delete` gets the outputs (#9086),
-  so the outputs carry every input.
+The check, read, diff and update, the exactly-once create and the Pulumi dynamic-provider rules this
+module follows are in `providers.dynamic_base`.
 
 States written before the providers/ package existed name `components.custom_job.CustomJobProvider`;
 that module re-exports this one so they still unpickle.
@@ -19,7 +14,6 @@ that module re-exports this one so they still unpickle.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -28,6 +22,7 @@ import pulumi
 import pulumi.dynamic
 
 from providers import rest
+from providers.dynamic_base import RestResourceProvider, get, wait_for_state
 from providers.vertex_inputs import (
     CREATE_TOKEN_LABEL,
     DEFAULT_WAIT_TIMEOUT_SECONDS,
@@ -50,11 +45,8 @@ __all__ = [
 # Cancel is asynchronous (CANCELLING -> CANCELLED) and can take minutes while workers stop.
 CANCEL_TIMEOUT_SECONDS = 900.0
 DELETE_OPERATION_TIMEOUT_SECONDS = 600.0
-# Module-level so tests can shrink them; read when a method runs.
+# Module-level so tests can shrink it; read when a method runs.
 JOB_POLL_POLICY = rest.PollPolicy(initial_delay_seconds=10.0, max_delay_seconds=60.0)
-CREATE_RETRY_POLICY = rest.RetryPolicy(
-    max_attempts=5, initial_delay_seconds=2.0, max_delay_seconds=30.0, deadline_seconds=240.0
-)
 
 
 TERMINAL_STATES = frozenset(
@@ -80,135 +72,75 @@ _STATES_REACHED_FOR = {
 # --- talking to Vertex AI -------------------------------------------------------------------------
 
 
-def _find_by_create_token(api: rest.GoogleRestClient, parent: str, token: str) -> dict[str, Any] | None:
-    params = {"filter": f'labels.{CREATE_TOKEN_LABEL}="{token}"', "pageSize": 10}
-    found = api.get(f"v1/{parent}/customJobs", params=params).get("customJobs", [])
-    return found[0] if found else None
-
-
-def submit_exactly_once(api: rest.GoogleRestClient, inputs: JobInputs) -> tuple[dict[str, Any], str]:
-    """POST the job; retry transient failures, but look for the job first so a lost answer never makes two."""
-    token = uuid.uuid4().hex
-    body = inputs.request_body(token)
-    attempts = 0
-
-    def attempt() -> dict[str, Any]:
-        nonlocal attempts
-        attempts += 1
-        if attempts > 1:
-            # The failed POST may have been accepted before its answer was lost.
-            adopted = _find_by_create_token(api, inputs.parent, token)
-            if adopted:
-                return adopted
-        return api.request("POST", f"v1/{inputs.parent}/customJobs", body=body, retry=False)
-
-    return rest.retrying(CREATE_RETRY_POLICY)(attempt), token
-
-
-def _get_job(api: rest.GoogleRestClient, name: str) -> dict[str, Any]:
-    return api.get(f"v1/{name}")
-
-
 def _wait_until(
     api: rest.GoogleRestClient, job: dict[str, Any], states: frozenset[str], deadline: float
 ) -> dict[str, Any]:
-    if job.get("state") in states:
-        return job
-    return rest.poll(
-        lambda: _get_job(api, job["name"]),
-        lambda current: current.get("state") in states,
+    return wait_for_state(
+        api,
+        job["name"],
+        job,
+        states,
+        key="state",
         deadline_seconds=deadline,
         description=f"custom job {job['name']} to reach {' or '.join(sorted(states))}",
         policy=JOB_POLL_POLICY,
     )
 
 
-def _cancel(api: rest.GoogleRestClient, name: str) -> None:
-    try:
-        api.request("POST", f"v1/{name}:cancel", body={})
-    except rest.GoogleApiError as error:
-        # The job finished between our GET and the cancel: nothing to cancel.
-        if error.status != "FAILED_PRECONDITION":
-            raise
-
-
-def _wait_as_asked(
-    api: rest.GoogleRestClient, inputs: JobInputs, job: dict[str, Any], outputs: dict[str, Any]
-) -> dict[str, Any]:
-    states = _STATES_REACHED_FOR[inputs.wait_for]
-    if states is None:
-        return job
-    try:
-        job = _wait_until(api, job, states, inputs.wait_timeout_seconds)
-    except TimeoutError as timed_out:
-        # Pulumi forgets a resource whose create fails: cancel it rather than leave a billed orphan.
-        _cancel(api, job["name"])
-        raise TimeoutError(
-            f"{timed_out}. The job {job['name']} was cancelled so that it does not run unmanaged. "
-            f"Raise wait_timeout_seconds (gcp-mlops: trainingTimeout, plus a margin) or use wait_for='submitted' "
-            f"(gcp-mlops: trainingWaitFor). Logs: {outputs['stream_logs_command']}"
-        ) from timed_out
-    state = job.get("state")
-    if state in UNSUCCESSFUL_STATES:  # every terminal state but SUCCEEDED
-        message = (job.get("error") or {}).get("message", "(no error message)")
-        raise CustomJobFailedError(
-            f"Vertex AI custom job {job['name']} ended {state}: {message}\n"
-            f"Logs: {outputs['stream_logs_command']}\nConsole: {outputs['console_url']}"
-        )
-    return job
-
-
 # --- the provider and the resource -------------------------------------------------------------
 
 
-class CustomJobProvider(pulumi.dynamic.ResourceProvider):
+class CustomJobProvider(RestResourceProvider):
     """CRUD for a Vertex AI CustomJob. Keeps no state: everything comes from the property bags."""
 
-    def check(self, _olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.CheckResult:
-        failures = [pulumi.dynamic.CheckFailure(key, problem) for key, problem in check_inputs(news)]
-        return pulumi.dynamic.CheckResult(news, failures)
+    inputs_type = JobInputs
+    input_keys = INPUT_KEYS
+    replacing_keys = REPLACING_KEYS
+    check_inputs = staticmethod(check_inputs)
+    comparable_inputs = staticmethod(comparable_inputs)
+    outputs = staticmethod(job_outputs)
 
-    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
-        inputs = JobInputs.from_props(props)
-        with inputs.client() as api:
-            job, token = submit_exactly_once(api, inputs)
-            job = _wait_as_asked(api, inputs, job, job_outputs(inputs, job, token))
-        return pulumi.dynamic.CreateResult(job["name"], job_outputs(inputs, job, token))
+    def post(self, api: rest.GoogleRestClient, inputs: JobInputs, token: str) -> dict[str, Any]:
+        return api.request("POST", f"v1/{inputs.parent}/customJobs", body=inputs.request_body(token), retry=False)
 
-    def read(self, id_: str, props: dict[str, Any]) -> pulumi.dynamic.ReadResult:
-        inputs = JobInputs.from_props(props)
-        with inputs.client() as api:
-            try:
-                job = _get_job(api, id_)
-            except rest.GoogleApiError as error:
-                if error.is_not_found:
-                    # Deleted outside Pulumi: an empty id tells the engine it is gone.
-                    return pulumi.dynamic.ReadResult("", {})
-                raise
-        return pulumi.dynamic.ReadResult(id_, job_outputs(inputs, job, props.get("create_token")))
+    def find_by_token(self, api: rest.GoogleRestClient, inputs: JobInputs, token: str) -> dict[str, Any] | None:
+        params = {"filter": f'labels.{CREATE_TOKEN_LABEL}="{token}"', "pageSize": 10}
+        found = api.get(f"v1/{inputs.parent}/customJobs", params=params).get("customJobs", [])
+        return found[0] if found else None
 
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
-        before, after = comparable_inputs(olds), comparable_inputs(news)
-        changed = [key for key in INPUT_KEYS if before[key] != after[key]]
-        replaces = [key for key in changed if key in REPLACING_KEYS]
-        return pulumi.dynamic.DiffResult(changes=bool(changed), replaces=replaces, delete_before_replace=False)
-
-    def update(self, id_: str, olds: dict[str, Any], news: dict[str, Any]) -> pulumi.dynamic.UpdateResult:
-        # Only labels or provider settings changed (diff replaces otherwise): leave the job alone, refresh
-        # the outputs. New labels are recorded there and apply to runs submitted from then on.
-        inputs = JobInputs.from_props(news)
-        with inputs.client() as api:
-            job = _get_job(api, id_)
-        return pulumi.dynamic.UpdateResult(job_outputs(inputs, job, olds.get("create_token")))
+    def settle(self, api: rest.GoogleRestClient, inputs: JobInputs, job: dict[str, Any], token: str) -> dict[str, Any]:
+        """Wait as `wait_for` asks (not at all by default); fail if the job ends short of success meanwhile."""
+        states = _STATES_REACHED_FOR[inputs.wait_for]
+        if states is None:
+            return job
+        outputs = job_outputs(inputs, job, token)
+        try:
+            job = _wait_until(api, job, states, inputs.wait_timeout_seconds)
+        except TimeoutError as timed_out:
+            # Pulumi forgets a resource whose create fails: cancel it rather than leave a billed orphan.
+            api.cancel_if_running(job["name"], {})
+            raise TimeoutError(
+                f"{timed_out}. The job {job['name']} was cancelled so that it does not run unmanaged. "
+                f"Raise wait_timeout_seconds (gcp-mlops: trainingTimeout, plus a margin) or use wait_for='submitted' "
+                f"(gcp-mlops: trainingWaitFor). Logs: {outputs['stream_logs_command']}"
+            ) from timed_out
+        state = job.get("state")
+        if state in UNSUCCESSFUL_STATES:  # every terminal state but SUCCEEDED
+            message = (job.get("error") or {}).get("message", "(no error message)")
+            raise CustomJobFailedError(
+                f"Vertex AI custom job {job['name']} ended {state}: {message}\n"
+                f"Logs: {outputs['stream_logs_command']}\nConsole: {outputs['console_url']}"
+            )
+        return job
 
     def delete(self, id_: str, props: dict[str, Any]) -> None:
         inputs = JobInputs.from_props(props)
         with inputs.client() as api:
             try:
-                job = _get_job(api, id_)
+                job = get(api, id_)
                 if job.get("state") not in TERMINAL_STATES:
                     if job.get("state") != "JOB_STATE_CANCELLING":
-                        _cancel(api, id_)
+                        api.cancel_if_running(id_, {})
                     _wait_until(api, job, TERMINAL_STATES, CANCEL_TIMEOUT_SECONDS)
                 operation = api.delete(f"v1/{id_}")
                 api.wait_for_operation(

@@ -26,7 +26,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests import discovery
-from tests.fakes.google_api import LoopbackApi, google_error, invalid_body_error
+from tests.fakes import google_api
+from tests.fakes.google_api import (
+    LoopbackApi,
+    ResourceStore,
+    Scripted,
+    collection_routes,
+    google_error,
+    invalid_body_error,
+)
 
 SUCCEEDED = ("QUEUED", "WORKING", "SUCCESS")
 FAILED = ("QUEUED", "WORKING", "FAILURE")
@@ -36,13 +44,6 @@ TERMINAL_STATUSES = frozenset({"SUCCESS", "FAILURE", "INTERNAL_ERROR", "TIMEOUT"
 CREATE_TIME = "2026-11-28T12:00:00.000000Z"
 PROJECT_NUMBER = "123456789012"
 
-_BUILDS = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/builds"
-_ROUTES = [
-    ("create", "POST", re.compile(rf"^{_BUILDS}$")),
-    ("list", "GET", re.compile(rf"^{_BUILDS}$")),
-    ("cancel", "POST", re.compile(rf"^{_BUILDS}/(?P<build>[^/:]+):cancel$")),
-    ("get", "GET", re.compile(rf"^{_BUILDS}/(?P<build>[^/:]+)$")),
-]
 _TAG_FILTER = re.compile(r'^tags\s*=\s*"(?P<tag>[^"]*)"$')
 _BUILD_TAG = re.compile(r"^[\w][\w.-]{0,127}$", re.ASCII)
 _SERVICE_ACCOUNT_NAME = re.compile(r"^projects/[^/]+/serviceAccounts/[^/]+$")
@@ -53,37 +54,32 @@ def fake_digest(image: str, build_id: str) -> str:
 
 
 @dataclass
-class _Build:
-    resource: dict[str, Any]
-    timeline: list[str]
-    step: int = 0
+class _Build(Scripted):
     failure: dict[str, str] | None = None
     reports_digests: bool = True
 
-    @property
-    def status(self) -> str:
-        return self.timeline[self.step]
-
-    def advance(self) -> None:
-        self.step = min(self.step + 1, len(self.timeline) - 1)
-
     def view(self) -> dict[str, Any]:
-        build = dict(self.resource, status=self.status)
-        if self.status == "SUCCESS" and self.reports_digests:
+        build = dict(self.resource, status=self.state)
+        if self.state == "SUCCESS" and self.reports_digests:
             build["results"] = {
                 "images": [{"name": image, "digest": fake_digest(image, build["id"])} for image in build["images"]]
             }
-        elif self.status == "FAILURE":
+        elif self.state == "FAILURE":
             build["failureInfo"] = self.failure or {"type": "USER_BUILD_STEP", "detail": "Build step failure"}
             build["statusDetail"] = "Build step failure: build step 0 failed: step exited with non-zero status: 1"
-        elif self.status == "TIMEOUT":
+        elif self.state == "TIMEOUT":
             build["statusDetail"] = f"Build timed out after {build.get('timeout', '3600s')}"
         return build
 
 
 @dataclass
-class FakeCloudBuild(LoopbackApi):
-    ROUTES = _ROUTES
+class FakeCloudBuild(ResourceStore, LoopbackApi):
+    ROUTES = collection_routes("builds")
+    COLLECTION = "builds"
+    NOT_FOUND = 'Build "{id}" not found'
+    LIST_FILTER = _TAG_FILTER
+    TERMINAL = TERMINAL_STATUSES
+    CANCEL_REFUSED = "build is already in a terminal state: {state}"
 
     validate_bodies: bool = True
     builds: dict[str, _Build] = field(default_factory=dict)
@@ -122,7 +118,7 @@ class FakeCloudBuild(LoopbackApi):
         return name
 
     def statuses(self) -> dict[str, str]:
-        return {name: build.status for name, build in self.builds.items()}
+        return {name: build.state for name, build in self.builds.items()}
 
     # --- request handling (called on server threads) ---
 
@@ -166,57 +162,24 @@ class FakeCloudBuild(LoopbackApi):
             operation["metadata"]["build"] = self.builds[name].view()
         return 200, operation
 
-    def _build_or_none(self, params: dict[str, str]) -> _Build | None:
-        return self.builds.get(f"projects/{params['project']}/locations/{params['location']}/builds/{params['build']}")
+    def stored(self) -> dict[str, _Build]:
+        return self.builds
 
-    def _not_found(self, build_id: str) -> tuple[int, Any]:
-        return 404, google_error(404, f'Build "{build_id}" not found')
+    def matches(self, build: _Build, condition: re.Match[str]) -> bool:
+        return condition["tag"] in build.resource.get("tags", [])
 
-    def _get(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
-        build = self._build_or_none(params)
-        if build is None:
-            return self._not_found(params["build"])
-        build.advance()
-        return 200, build.view()
+    def cancel_body_refusal(self, body: Any) -> tuple[int, Any] | None:
+        problems = discovery.validate("cloudbuild.v1", "CancelBuildRequest", body) if self.validate_bodies else []
+        return invalid_body_error(problems) if problems else None
 
-    def _list(self, params: dict[str, str], query: dict[str, list[str]], _body: Any) -> tuple[int, Any]:
-        prefix = f"projects/{params['project']}/locations/{params['location']}/builds/"
-        matching = [build for name, build in self.builds.items() if name.startswith(prefix)]
-        if "filter" in query:
-            tag = _TAG_FILTER.match(query["filter"][0])
-            if not tag:
-                return 400, google_error(400, f"Unsupported filter: {query['filter'][0]}")
-            matching = [build for build in matching if tag["tag"] in build.resource.get("tags", [])]
-        return 200, {"builds": [build.view() for build in matching]} if matching else {}
-
-    def _cancel(self, params: dict[str, str], _query: Any, body: Any) -> tuple[int, Any]:
-        if self.validate_bodies:
-            problems = discovery.validate("cloudbuild.v1", "CancelBuildRequest", body)
-            if problems:
-                return invalid_body_error(problems)
-        build = self._build_or_none(params)
-        if build is None:
-            return self._not_found(params["build"])
-        if build.status in TERMINAL_STATUSES:
-            return 400, google_error(
-                400, f"build is already in a terminal state: {build.status}", status="FAILED_PRECONDITION"
-            )
+    def start_cancelling(self, build: _Build) -> dict[str, Any]:
         answer = build.view()
-        build.timeline, build.step = [build.status] * self.cancel_gets_until_cancelled + ["CANCELLED"], 0
-        return 200, answer
+        build.timeline, build.step = [build.state] * self.cancel_gets_until_cancelled + ["CANCELLED"], 0
+        return answer
 
 
 # --- timing for tests that drive providers.cloud_build ----------------------------------------
 
 
 def make_backoff_tiny(monkeypatch: Any) -> None:
-    from providers import cloud_build, rest
-
-    tiny_retry = rest.RetryPolicy(
-        max_attempts=4, initial_delay_seconds=0.001, max_delay_seconds=0.005, deadline_seconds=10
-    )
-    tiny_poll = rest.PollPolicy(initial_delay_seconds=0.001, max_delay_seconds=0.005)
-    monkeypatch.setattr(rest, "DEFAULT_RETRY_POLICY", tiny_retry)
-    monkeypatch.setattr(rest, "DEFAULT_POLL_POLICY", tiny_poll)
-    monkeypatch.setattr(cloud_build, "CREATE_RETRY_POLICY", tiny_retry)
-    monkeypatch.setattr(cloud_build, "BUILD_POLL_POLICY", tiny_poll)
+    google_api.make_backoff_tiny(monkeypatch, "providers.cloud_build.BUILD_POLL_POLICY")

@@ -15,9 +15,7 @@ PATCH and DELETE too), so a test can assert that the doctor only read.
 from __future__ import annotations
 
 import re
-import threading
 from dataclasses import dataclass, field
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 from stack import catalog
@@ -148,6 +146,7 @@ class FakeGoogleApis(LoopbackApi):
         _discovery_route("storage.buckets.get", "storage", "storage.v1", "storage.buckets.get"),
         *_manifest_routes(),
     ]  # fmt: skip
+    HANDLER = _AnyMethodHandler
 
     project_id: str = PROJECT_ID
     project_number: str = PROJECT_NUMBER
@@ -175,18 +174,6 @@ class FakeGoogleApis(LoopbackApi):
         }  # fmt: skip
     )
     vertex_limits: dict[str, int] = field(default_factory=default_vertex_limits)
-
-    # --- lifecycle: LoopbackApi's server with a handler that takes every method ---
-
-    def start(self) -> None:
-        api = self
-
-        class Handler(_AnyMethodHandler):
-            served = api
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
 
     def endpoints(self) -> Endpoints:
         return Endpoints(

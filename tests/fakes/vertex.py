@@ -23,12 +23,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tests import discovery
+from tests.fakes import google_api
 from tests.fakes.google_api import (
     FAKE_SERVICE_ACCOUNT,
     FAKE_TOKEN,
     FakeCredentials,
     LoopbackApi,
+    ResourceStore,
+    Scripted,
     bad_request,
+    collection_routes,
     error_info,
     google_error,
     install_credentials,
@@ -54,13 +58,10 @@ DEFAULT_TIMELINE = ("JOB_STATE_QUEUED", "JOB_STATE_PENDING", "JOB_STATE_RUNNING"
 TERMINAL_STATES = frozenset({"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"})
 CREATE_TIME = "2026-11-28T12:00:00.000000Z"
 
-_JOBS = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<region>[^/]+)/customJobs"
+_JOBS = r"/v1/projects/(?P<project>[^/]+)/locations/(?P<location>[^/]+)/customJobs"
 _ROUTES = [
-    ("create", "POST", re.compile(rf"^{_JOBS}$")),
-    ("list", "GET", re.compile(rf"^{_JOBS}$")),
-    ("cancel", "POST", re.compile(rf"^{_JOBS}/(?P<job>[^/:]+):cancel$")),
-    ("get", "GET", re.compile(rf"^{_JOBS}/(?P<job>[^/:]+)$")),
-    ("delete", "DELETE", re.compile(rf"^{_JOBS}/(?P<job>[^/:]+)$")),
+    *collection_routes("customJobs"),
+    ("delete", "DELETE", re.compile(rf"^{_JOBS}/(?P<id>[^/:]+)$")),
     ("operation", "GET", re.compile(r"^/v1/(?P<operation>projects/[^/]+/locations/[^/]+/operations/[^/]+)$")),
 ]
 _LABEL_FILTER = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]*)"$')
@@ -70,18 +71,8 @@ _LABEL_FILTER = re.compile(r'^labels\.(?P<key>[a-z0-9_-]+)\s*=\s*"(?P<value>[^"]
 
 
 @dataclass
-class _Job:
-    resource: dict[str, Any]
-    timeline: list[str]
-    step: int = 0
+class _Job(Scripted):
     error_message: str | None = None
-
-    @property
-    def state(self) -> str:
-        return self.timeline[self.step]
-
-    def advance(self) -> None:
-        self.step = min(self.step + 1, len(self.timeline) - 1)
 
     def view(self) -> dict[str, Any]:
         resource = dict(self.resource, state=self.state, updateTime=CREATE_TIME)
@@ -94,8 +85,13 @@ class _Job:
 
 
 @dataclass
-class FakeVertex(LoopbackApi):
+class FakeVertex(ResourceStore, LoopbackApi):
     ROUTES = _ROUTES
+    COLLECTION = "customJobs"
+    NOT_FOUND = 'The CustomJob "{id}" does not exist.'
+    LIST_FILTER = _LABEL_FILTER
+    TERMINAL = TERMINAL_STATES
+    CANCEL_REFUSED = "Cannot cancel job in state {state}."
 
     validate_bodies: bool = True
     jobs: dict[str, _Job] = field(default_factory=dict)
@@ -127,51 +123,29 @@ class FakeVertex(LoopbackApi):
             if problems:
                 return invalid_body_error(problems)
         timeline, error_message = self.next_timelines.pop(0) if self.next_timelines else (list(DEFAULT_TIMELINE), None)
-        name = self.add_job(params["project"], params["region"], timeline, **body)
+        name = self.add_job(params["project"], params["location"], timeline, **body)
         self.jobs[name].error_message = error_message
         return 200, self.jobs[name].view()
 
-    def _job_or_404(self, params: dict[str, str]) -> _Job | None:
-        return self.jobs.get(f"projects/{params['project']}/locations/{params['region']}/customJobs/{params['job']}")
+    def stored(self) -> dict[str, _Job]:
+        return self.jobs
 
-    def _not_found(self, what: str) -> tuple[int, Any]:
-        return 404, google_error(404, f'The CustomJob "{what}" does not exist.')
+    def matches(self, job: _Job, condition: re.Match[str]) -> bool:
+        return job.resource.get("labels", {}).get(condition["key"]) == condition["value"]
 
-    def _get(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
-        job = self._job_or_404(params)
-        if job is None:
-            return self._not_found(params["job"])
-        job.advance()
-        return 200, job.view()
-
-    def _list(self, params: dict[str, str], query: dict[str, list[str]], _body: Any) -> tuple[int, Any]:
-        prefix = f"projects/{params['project']}/locations/{params['region']}/customJobs/"
-        matching = [job for name, job in self.jobs.items() if name.startswith(prefix)]
-        if "filter" in query:
-            label = _LABEL_FILTER.match(query["filter"][0])
-            if not label:
-                return 400, google_error(400, f"Unsupported filter: {query['filter'][0]}")
-            matching = [job for job in matching if job.resource.get("labels", {}).get(label["key"]) == label["value"]]
-        return 200, {"customJobs": [job.view() for job in matching]} if matching else {}
-
-    def _cancel(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
-        job = self._job_or_404(params)
-        if job is None:
-            return self._not_found(params["job"])
-        if job.state in TERMINAL_STATES:
-            return 400, google_error(400, f"Cannot cancel job in state {job.state}.", status="FAILED_PRECONDITION")
+    def start_cancelling(self, job: _Job) -> dict[str, Any]:
         job.timeline, job.step = ["JOB_STATE_CANCELLING", "JOB_STATE_CANCELLED"], 0
-        return 200, {}
+        return {}
 
     def _delete(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
-        job = self._job_or_404(params)
+        job = self._item_or_none(params)
         if job is None:
-            return self._not_found(params["job"])
+            return self._not_found(params["id"])
         if job.state not in TERMINAL_STATES:
             return 400, google_error(
                 400, f"The CustomJob is in state {job.state} and cannot be deleted.", status="FAILED_PRECONDITION"
             )
-        name = f"projects/{params['project']}/locations/{params['region']}/operations/{next(self._ids)}"
+        name = f"projects/{params['project']}/locations/{params['location']}/operations/{next(self._ids)}"
         self.operations[name] = {
             "name": name,
             "done": False,
@@ -203,13 +177,4 @@ class FakeVertex(LoopbackApi):
 
 
 def make_backoff_tiny(monkeypatch: Any) -> None:
-    from providers import rest, vertex_job
-
-    tiny_retry = rest.RetryPolicy(
-        max_attempts=4, initial_delay_seconds=0.001, max_delay_seconds=0.005, deadline_seconds=10
-    )
-    tiny_poll = rest.PollPolicy(initial_delay_seconds=0.001, max_delay_seconds=0.005)
-    monkeypatch.setattr(rest, "DEFAULT_RETRY_POLICY", tiny_retry)
-    monkeypatch.setattr(rest, "DEFAULT_POLL_POLICY", tiny_poll)
-    monkeypatch.setattr(vertex_job, "CREATE_RETRY_POLICY", tiny_retry)
-    monkeypatch.setattr(vertex_job, "JOB_POLL_POLICY", tiny_poll)
+    google_api.make_backoff_tiny(monkeypatch, "providers.vertex_job.JOB_POLL_POLICY")

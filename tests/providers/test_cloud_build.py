@@ -29,6 +29,7 @@ from tests.fakes.google_api import (
     google_error,
     install_credentials,
     quota_failure,
+    transient_failures,
 )
 
 PROJECT, LOCATION = "test-project", "europe-west1"
@@ -151,22 +152,7 @@ def test_every_request_body_is_valid_for_cloud_build(fake: FakeCloudBuild, provi
     assert cancel.body == {"name": name, "projectId": PROJECT, "id": name.rsplit("/", 1)[-1]}
 
 
-@pytest.mark.parametrize(
-    "status, body",
-    [
-        (503, None),
-        (502, None),
-        (
-            429,
-            google_error(
-                429,
-                "Rate limited.",
-                error_info("RATE_LIMIT_EXCEEDED", quota_metric="cloudbuild.googleapis.com/create_requests"),
-            ),
-        ),
-    ],
-    ids=["503", "502", "429-rate-limit"],
-)
+@transient_failures(quota_metric="cloudbuild.googleapis.com/create_requests")
 def test_create_retries_transient_failures_without_a_second_build(
     fake: FakeCloudBuild, provider: CloudBuildProvider, status: int, body: dict | None
 ) -> None:
@@ -199,38 +185,33 @@ def test_create_does_not_retry_an_exhausted_quota(fake: FakeCloudBuild, provider
     assert "Quota exhausted: cloudbuild.googleapis.com/concurrent_builds" in str(raised.value)
 
 
-def test_create_names_the_missing_permission(fake: FakeCloudBuild, provider: CloudBuildProvider) -> None:
-    fake.fail_next(
-        "create",
-        403,
-        google_error(
-            403,
+@pytest.mark.parametrize(
+    "message, info, advice",
+    [
+        pytest.param(
             "The caller does not have permission",
             error_info("IAM_PERMISSION_DENIED", permission="iam.serviceAccounts.actAs"),
+            "lacks iam.serviceAccounts.actAs in project test-project",
+            id="missing-permission",
         ),
-    )
+        pytest.param(
+            "Cloud Build API has not been used in project 123 before or it is disabled.",
+            error_info("SERVICE_DISABLED", service="cloudbuild.googleapis.com"),
+            "gcloud services enable cloudbuild.googleapis.com --project test-project",
+            id="disabled-api",
+        ),
+    ],
+)
+def test_a_refused_create_says_what_to_do_and_is_not_retried(
+    fake: FakeCloudBuild, provider: CloudBuildProvider, message: str, info: dict[str, Any], advice: str
+) -> None:
+    fake.fail_next("create", 403, google_error(403, message, info))
 
     with pytest.raises(rest.GoogleApiError) as raised:
         provider.create(props_for(fake))
 
     assert fake.routes() == ["create"]
-    assert "lacks iam.serviceAccounts.actAs in project test-project" in str(raised.value)
-
-
-def test_create_says_how_to_enable_a_disabled_api(fake: FakeCloudBuild, provider: CloudBuildProvider) -> None:
-    fake.fail_next(
-        "create",
-        403,
-        google_error(
-            403,
-            "Cloud Build API has not been used in project 123 before or it is disabled.",
-            error_info("SERVICE_DISABLED", service="cloudbuild.googleapis.com"),
-        ),
-    )
-
-    with pytest.raises(rest.GoogleApiError, match="gcloud services enable cloudbuild.googleapis.com --project test"):
-        provider.create(props_for(fake))
-    assert fake.routes() == ["create"]
+    assert advice in str(raised.value)
 
 
 @pytest.mark.parametrize("status", [400, 403, 404, 409])
@@ -251,7 +232,7 @@ def test_create_gives_up_after_bounded_attempts(fake: FakeCloudBuild, provider: 
     with pytest.raises(rest.GoogleApiError):
         provider.create(props_for(fake))
 
-    assert fake.count("create") == cloud_build.CREATE_RETRY_POLICY.max_attempts and not fake.builds
+    assert fake.count("create") == rest.CREATE_RETRY_POLICY.max_attempts and not fake.builds
 
 
 def test_a_dropped_create_answer_adopts_the_build_instead_of_starting_another(

@@ -295,6 +295,34 @@ def test_poll_gives_up_at_its_deadline() -> None:
     assert calls
 
 
+def test_submit_exactly_once_looks_before_every_retry_and_adopts_what_it_finds() -> None:
+    calls: list[str] = []
+    found: list[dict[str, Any] | None] = [None, {"name": "made-by-the-lost-answer"}]
+
+    def post() -> dict[str, Any]:
+        calls.append("post")
+        raise requests.ConnectionError("connection reset")
+
+    def find_by_token() -> dict[str, Any] | None:
+        calls.append("find")
+        return found.pop(0)
+
+    tiny = rest.RetryPolicy(max_attempts=5, initial_delay_seconds=0.001, max_delay_seconds=0.005)
+    adopted = rest.submit_exactly_once(post, find_by_token, tiny)
+
+    assert adopted == {"name": "made-by-the-lost-answer"}
+    assert calls == ["post", "find", "post", "find"]
+
+
+def test_a_cancel_of_what_already_finished_is_no_error(fake: FakeVertex, client: rest.GoogleRestClient) -> None:
+    name = fake.add_job("p", "us-central1", ["JOB_STATE_SUCCEEDED"])
+
+    assert client.cancel_if_running(name, {}) == {}
+    fake.fail_next("cancel", 403)
+    with pytest.raises(rest.GoogleApiError, match="PERMISSION_DENIED"):
+        client.cancel_if_running(name, {})
+
+
 def test_wait_for_operation_returns_a_done_operation_without_polling(
     fake: FakeVertex, client: rest.GoogleRestClient
 ) -> None:

@@ -13,6 +13,7 @@ from providers import rest, vertex_job
 from providers.vertex_job import CustomJobProvider
 from providers.vertex_spec import worker_pool_spec
 from tests import discovery
+from tests.fakes.google_api import transient_failures
 from tests.fakes.vertex import (
     FAKE_SERVICE_ACCOUNT,
     FAKE_TOKEN,
@@ -112,22 +113,7 @@ def test_create_sends_encryption_key_and_whole_numbers(vertex: FakeVertex, provi
     assert isinstance(body["jobSpec"]["workerPoolSpecs"][0]["diskSpec"]["bootDiskSizeGb"], int)
 
 
-@pytest.mark.parametrize(
-    "status, body",
-    [
-        (503, None),
-        (502, None),
-        (
-            429,
-            google_error(
-                429,
-                "Rate limited.",
-                error_info("RATE_LIMIT_EXCEEDED", quota_metric="aiplatform.googleapis.com/custom_job_requests"),
-            ),
-        ),
-    ],
-    ids=["503", "502", "429-rate-limit"],
-)
+@transient_failures(quota_metric="aiplatform.googleapis.com/custom_job_requests")
 def test_create_retries_transient_failures_without_a_second_job(
     vertex: FakeVertex, provider: CustomJobProvider, status: int, body: dict | None
 ) -> None:
@@ -274,7 +260,7 @@ def test_create_gives_up_after_bounded_attempts(vertex: FakeVertex, provider: Cu
     with pytest.raises(rest.GoogleApiError):
         provider.create(props_for(vertex))
 
-    assert vertex.count("create") == vertex_job.CREATE_RETRY_POLICY.max_attempts
+    assert vertex.count("create") == rest.CREATE_RETRY_POLICY.max_attempts
     assert not vertex.jobs
 
 
