@@ -12,45 +12,38 @@ from components.ci_roles import CiRoles, CiRolesArgs
 from components.encryption import EncryptionKey, EncryptionKeyArgs
 from components.identities import Identities, IdentitiesArgs
 from components.network import Network, NetworkArgs
-from components.registry import ArtifactRegistry, ArtifactRegistryArgs
+from components.registry import ArtifactRegistry, ArtifactRegistryArgs, registry_grants
 from components.serving import Serving, ServingArgs
-from components.storage import PREFIXES, DataBucket, DataBucketArgs
+from components.storage import DataBucket, DataBucketArgs, bucket_grants, served_model_prefix
 from components.trainer_image import TrainerImage, TrainerImageArgs
 from components.trainer_package import TrainerPackage, TrainerPackageArgs
 from components.training_job import TrainingJob, TrainingJobArgs
 from components.workstation import Workstation, WorkstationArgs
-from stack import labels, platform_warnings
+from stack import labels, preview_warnings
 from stack.config import load_from_pulumi
-from stack.iam import Grant, objects_under
 
 # --- configuration: validated as a whole before anything is declared ---
 settings = load_from_pulumi()
 labels.apply_to_stack(labels.stack_labels(pulumi.get_project(), settings.stack, settings.extra_labels))
-for warning in platform_warnings.of(settings):
+for warning in preview_warnings.of(settings):
     pulumi.warn(warning)
-project, region, stack, bucket_name = settings.project, settings.region, settings.stack, settings.bucket.name
-uses_cloud_build = settings.builds_image and settings.trainer.image_builder == "cloudbuild"
+project, region, stack = settings.project, settings.region, settings.stack
 
-# --- project foundations, applied by an admin (docs/ci.md): APIs, identities, roles, encryption, audit ---
+# --- applied by an admin (docs/ci.md): APIs, identities and their roles, encryption, audit logs ---
 apis = ProjectApis("apis", ProjectApisArgs(project=project, services=required_services(settings)))
-accounts = ["trainer", "deployer"]
-accounts += ["workstation"] if settings.vm.enabled else []
-accounts += ["server"] if settings.serving.enabled else []
-accounts += ["builder"] if uses_cloud_build else []
-accounts += ["previewer"] if settings.github.enabled else []
-ci_roles = CiRoles("ci-roles", CiRolesArgs(project=project, stack=stack, settings=settings, apis=apis))
+ci_roles = CiRoles("ci-roles", CiRolesArgs(settings=settings, apis=apis)) if settings.github.enabled else None
 identities = Identities(
     "identities",
     IdentitiesArgs(
         project=project,
         stack=stack,
         apis=apis,
-        roles=accounts,
-        custom_roles=ci_roles.role_names(accounts),
-        waits_for=list(ci_roles.roles.values()),
+        roles=settings.service_accounts,
+        custom_roles=ci_roles.role_names() if ci_roles else {},
+        waits_for=list(ci_roles.roles.values()) if ci_roles else [],
     ),
 )
-member = identities.member
+members = {role: identities.member(role) for role in settings.service_accounts}
 audit_logs = AuditLogs("audit-logs", AuditLogsArgs(project=project, apis=apis))
 
 encryption = (
@@ -71,40 +64,15 @@ encryption = (
 kms_key_name = encryption.key_name if encryption else None
 
 # --- data: datasets, DVC remote, job outputs and models, trainer packages, build contexts ---
-# Reads may be bucket-wide; every write is limited to the prefixes its account owns.
-bucket_grants = {
-    "trainer-read": Grant("roles/storage.objectViewer", member("trainer")),
-    "trainer-write": Grant("roles/storage.objectUser", member("trainer"), objects_under(bucket_name, PREFIXES["jobs"])),
-    "deployer-write": Grant(
-        "roles/storage.objectUser",
-        member("deployer"),
-        objects_under(bucket_name, PREFIXES["packages"], PREFIXES["builds"]),
-    ),
-}
-if identities.has("workstation"):
-    bucket_grants["workstation-read"] = Grant("roles/storage.objectViewer", member("workstation"))
-    bucket_grants["workstation-write"] = Grant(
-        "roles/storage.objectUser",
-        member("workstation"),
-        objects_under(bucket_name, PREFIXES["data"], PREFIXES["dvc"], PREFIXES["scratch"]),
-    )
-if identities.has("server"):
-    bucket_grants["server-read"] = Grant(
-        "roles/storage.objectViewer", member("server"), objects_under(bucket_name, PREFIXES["jobs"], listing=True)
-    )
-if identities.has("builder"):
-    bucket_grants["builder-read"] = Grant(
-        "roles/storage.objectViewer", member("builder"), objects_under(bucket_name, PREFIXES["builds"])
-    )
-if identities.has("previewer"):
-    bucket_grants["previewer-read"] = Grant(
-        "roles/storage.objectViewer",
-        member("previewer"),
-        objects_under(bucket_name, PREFIXES["packages"], PREFIXES["builds"]),
-    )
 data = DataBucket(
     "data",
-    DataBucketArgs(project=project, settings=settings.bucket, apis=apis, kms_key_name=kms_key_name, iam=bucket_grants),
+    DataBucketArgs(
+        project=project,
+        settings=settings.bucket,
+        apis=apis,
+        kms_key_name=kms_key_name,
+        iam=bucket_grants(settings.bucket.name, members, server_reads=served_model_prefix(settings)),
+    ),
 )
 
 # --- workstation: the course's VM, private and hardened ---
@@ -127,14 +95,6 @@ if settings.vm.enabled:
     )
 
 # --- trainer code: the image (container mode, serving) or an sdist (package mode) ---
-registry_grants = {
-    "deployer-writer": Grant("roles/artifactregistry.writer", member("deployer")),
-    "trainer-reader": Grant("roles/artifactregistry.reader", member("trainer")),
-}
-registry_grants |= {f"{role}-reader": Grant("roles/artifactregistry.reader", member(role))
-                    for role in ("workstation", "server", "previewer") if identities.has(role)}  # fmt: skip
-if identities.has("builder"):
-    registry_grants["builder-writer"] = Grant("roles/artifactregistry.writer", member("builder"))
 registry = ArtifactRegistry(
     "registry",
     ArtifactRegistryArgs(
@@ -143,7 +103,7 @@ registry = ArtifactRegistry(
         settings=settings.registry,
         apis=apis,
         kms_key_name=kms_key_name,
-        iam=registry_grants,
+        iam=registry_grants(members),
     ),
 )
 image = (
@@ -157,8 +117,9 @@ image = (
             registry=registry,
             bucket=data,
             apis=apis,
-            builder_account=identities.email("builder") if uses_cloud_build else None,
-            waits_for=identities.act_as_grants("builder"),
+            builder_account=identities.email("builder") if settings.uses_cloud_build else None,
+            # The builder writes its logs itself (CLOUD_LOGGING_ONLY): a build before that grant can fail.
+            waits_for=[*identities.act_as_grants("builder"), *identities.project_grants("builder")],
         ),
     )
     if settings.builds_image

@@ -32,7 +32,7 @@ def required_services(settings: Settings) -> tuple[str, ...]:
         services.append("aiplatform.googleapis.com")
     if settings.serving.enabled:
         services.append("run.googleapis.com")
-    if settings.builds_image and settings.trainer.image_builder == "cloudbuild":
+    if settings.uses_cloud_build:
         services.append("cloudbuild.googleapis.com")
     if settings.uses_cmek:
         services.append("cloudkms.googleapis.com")

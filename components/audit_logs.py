@@ -35,4 +35,4 @@ class AuditLogs(pulumi.ComponentResource):
             audit_log_configs=[gcp.projects.IAMAuditConfigAuditLogConfigArgs(log_type=kind) for kind in LOG_TYPES],
             opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("cloudresourcemanager")),
         )
-        self.register_outputs({"service": LOGGED_SERVICE, "log_types": list(LOG_TYPES)})
+        self.register_outputs({"service": self.storage.service, "etag": self.storage.etag})

@@ -2,7 +2,7 @@
 
 The deployer gets the permissions to create, read, update and delete the resources CI manages for
 the configured stack, and nothing that administers identities or grants privileges: every
-resource that defines an identity or an IAM binding (`ADMIN_TYPES`) is applied by an admin from
+resource that defines an identity or an IAM binding (`stack.permissions.ADMIN_TYPES`) is applied by an admin from
 their own machine (`make up` with admin credentials), and a CI deploy whose preview would touch
 one stops before `pulumi up` (`tools/admin_guard.py`). The previewer gets read permissions on
 everything the stack declares, for `pulumi preview --refresh`, and nothing that writes.
@@ -21,33 +21,7 @@ import pulumi_gcp as gcp
 from components.apis import ProjectApis
 from stack import naming, permissions
 from stack.config import Settings
-
-# Resources that define identities or grant privileges: only an admin applies them.
-ADMIN_TYPES = frozenset({
-    "gcp:projects/service:Service",
-    "gcp:projects/serviceIdentity:ServiceIdentity",
-    "gcp:projects/iAMMember:IAMMember",
-    "gcp:projects/iAMCustomRole:IAMCustomRole",
-    "gcp:projects/iAMAuditConfig:IAMAuditConfig",
-    "gcp:serviceaccount/account:Account",
-    "gcp:serviceaccount/iAMMember:IAMMember",
-    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
-    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
-    "gcp:kms/keyRing:KeyRing",
-    "gcp:kms/cryptoKey:CryptoKey",
-    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
-    "gcp:storage/bucketIAMMember:BucketIAMMember",
-    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
-    "gcp:compute/instanceIAMMember:InstanceIAMMember",
-    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
-})  # fmt: skip
-
-# Access that is granted on the one resource instead of the whole project: objects by prefix on the data
-# bucket, pushes and pulls on the repository, actAs on each account the deployer must act as. In a
-# project-level role they would reach every bucket, repository and service account of the project.
-RESOURCE_LEVEL_TYPES = frozenset({"gcp:storage/bucketObject:BucketObject", "docker:index/image:Image"})
-# (Deleting the bucket together with its objects, `destroyData`, is therefore an admin's `make destroy`.)
-RESOURCE_LEVEL_PERMISSIONS = ("iam.serviceAccounts.actAs", "storage.objects.")
+from stack.permissions import ADMIN_TYPES, RESOURCE_LEVEL_PERMISSIONS, RESOURCE_LEVEL_TYPES
 
 ROLE_ID_PREFIXES = {"deployer": "gcpMlopsDeployer", "previewer": "gcpMlopsPreviewer"}
 ACTIONS = {"deployer": "deploy", "previewer": "preview (read-only)"}
@@ -57,11 +31,7 @@ def declared_types(settings: Settings) -> frozenset[str]:
     """The resource types the program declares for `settings` (components and dynamic resources)."""
     types = {
         "gcp:projects/service:Service",
-        "gcp:projects/iAMMember:IAMMember",
-        "gcp:projects/iAMCustomRole:IAMCustomRole",
         "gcp:projects/iAMAuditConfig:IAMAuditConfig",
-        "gcp:serviceaccount/account:Account",
-        "gcp:serviceaccount/iAMMember:IAMMember",
         "gcp:storage/bucket:Bucket",
         "gcp:storage/bucketIAMMember:BucketIAMMember",
         "gcp:artifactregistry/repository:Repository",
@@ -79,7 +49,7 @@ def declared_types(settings: Settings) -> frozenset[str]:
                 "gcp:compute/instanceIAMMember:InstanceIAMMember",
             }
     if settings.builds_image:
-        if settings.trainer.image_builder == "cloudbuild":
+        if settings.uses_cloud_build:
             types |= {"pulumi-python:dynamic/cloudbuild:Build", "gcp:storage/bucketObject:BucketObject"}
         else:
             types.add("docker:index/image:Image")
@@ -91,10 +61,17 @@ def declared_types(settings: Settings) -> frozenset[str]:
         types.add("gcp:cloudrunv2/service:Service")
         if settings.serving.public:
             types.add("gcp:cloudrunv2/serviceIamMember:ServiceIamMember")
+    if settings.service_accounts:
+        types.add("gcp:serviceaccount/account:Account")
+    if {"trainer", "workstation", "builder"} & set(settings.service_accounts) or settings.github.enabled:
+        types.add("gcp:projects/iAMMember:IAMMember")
+    if "deployer" in settings.service_accounts:
+        types.add("gcp:serviceaccount/iAMMember:IAMMember")
     if settings.github.enabled:
         types |= {
             "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
             "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
+            "gcp:projects/iAMCustomRole:IAMCustomRole",
         }
     if settings.uses_cmek:
         types |= {"gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember", "gcp:projects/serviceIdentity:ServiceIdentity"}
@@ -123,8 +100,6 @@ def role_id(role: str, stack: str) -> str:
 
 @dataclass
 class CiRolesArgs:
-    project: str
-    stack: str
     settings: Settings
     apis: ProjectApis
 
@@ -134,17 +109,18 @@ class CiRoles(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CiRolesArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("gcp-mlops:iam:CiRoles", name, None, opts)
-        self._project, self._stack = args.project, args.stack
-        wanted = {"deployer": deployer_permissions(args.settings)}
-        if args.settings.github.enabled:
-            wanted["previewer"] = previewer_permissions(args.settings)
+        settings = args.settings
+        if not settings.github.enabled:
+            raise ValueError("CiRoles serve the CI identities: githubRepository must be set")
+        self._project, self._stack = settings.project, settings.stack
+        wanted = {"deployer": deployer_permissions(settings), "previewer": previewer_permissions(settings)}
         self.roles = {
             role: gcp.projects.IAMCustomRole(
                 role,
-                project=args.project,
-                role_id=role_id(role, args.stack),
-                title=f"gcp-mlops {role} ({args.stack})"[:100],
-                description=f"Exactly what the gcp-mlops stack {args.stack!r} needs to {ACTIONS[role]}",
+                project=settings.project,
+                role_id=role_id(role, settings.stack),
+                title=f"gcp-mlops {role} ({settings.stack})"[:100],
+                description=f"Exactly what the gcp-mlops stack {settings.stack!r} needs to {ACTIONS[role]}",
                 permissions=granted,
                 stage="GA",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=args.apis.needed_by("iam")),
@@ -153,10 +129,9 @@ class CiRoles(pulumi.ComponentResource):
         }
         self.register_outputs({role: custom.name for role, custom in self.roles.items()})
 
-    def role_names(self, accounts: list[str]) -> dict[str, str]:
-        """Account role -> the custom role it holds (`projects/P/roles/ID`), for the accounts that exist.
+    def role_names(self) -> dict[str, str]:
+        """Account role -> the custom role it holds (`projects/P/roles/ID`).
 
         Known before the roles exist, so grants can be named and checked; they wait for the roles
         through `IdentitiesArgs.waits_for`."""
-        return {role: f"projects/{self._project}/roles/{role_id(role, self._stack)}"
-                for role in self.roles if role in accounts}  # fmt: skip
+        return {role: f"projects/{self._project}/roles/{role_id(role, self._stack)}" for role in self.roles}

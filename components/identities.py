@@ -53,7 +53,7 @@ class IdentitiesArgs:
     project: str
     stack: str
     apis: ProjectApis
-    roles: Sequence[str]
+    roles: Sequence[str]  # Settings.service_accounts
     # Account role -> custom role name (`projects/P/roles/ID`) it holds at project level.
     custom_roles: Mapping[str, str] = field(default_factory=dict)
     # What the project grants wait for (the custom roles they grant).
@@ -119,6 +119,10 @@ class Identities(pulumi.ComponentResource):
 
     def member(self, role: str) -> pulumi.Output[str]:
         return self.accounts[role].member
+
+    def project_grants(self, role: str) -> list[pulumi.CustomResource]:
+        """The project-level grants of `role` (what it may do everywhere in the project)."""
+        return [member for key, member in self.project_members.items() if key.startswith(f"{role}-")]
 
     def act_as_grants(self, role: str) -> list[pulumi.CustomResource]:
         """The grants that let the deployer create resources running as `role` (wait for them)."""

@@ -5,6 +5,7 @@ The image itself is built by `components.trainer_image`; whatever runs it uses i
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -13,6 +14,25 @@ import pulumi_gcp as gcp
 from components.apis import ProjectApis
 from stack import iam
 from stack.config import RegistrySettings
+
+READER, WRITER = "roles/artifactregistry.reader", "roles/artifactregistry.writer"
+# Who may pull and who may push, by account.
+REGISTRY_ACCESS = {
+    "deployer": WRITER,  # pushes the image (imageBuilder docker)
+    "builder": WRITER,  # pushes the image (imageBuilder cloudbuild)
+    "trainer": READER,
+    "workstation": READER,
+    "server": READER,
+    "previewer": READER,
+}
+
+
+def registry_grants(members: Mapping[str, pulumi.Input[str]]) -> dict[str, iam.Grant]:
+    return {
+        f"{role}-{REGISTRY_ACCESS[role].rsplit('.', 1)[1]}": iam.Grant(REGISTRY_ACCESS[role], member)
+        for role, member in members.items()
+    }
+
 
 # Untagged versions are leftovers of re-pushed tags and multi-arch builds.
 UNTAGGED_RETENTION = f"{3 * 24 * 3600}s"

@@ -20,22 +20,21 @@ import pulumi
 import pulumi_gcp as gcp
 
 from components.apis import ProjectApis
-from stack import iam, naming
+from stack import catalog, iam, naming
 from stack.config import ServingSettings
+from stack.config.trainer import BUNDLED_TRAINER
 
 SERVE_COMMAND = ["python", "-m", "trainer.serve"]
 PORT = 8080
 HEALTH_PATH = "/health"
-# One CPU and 2 GiB: torch (about 0.5 GB resident) and the model with room to spare. Cloud Run allows up to
-# 4 GiB with 1 CPU (stack/catalog.py CLOUD_RUN_LIMITS).
+# One CPU and 2 GiB: torch (about 0.5 GB resident) and the model with room to spare (within Cloud Run's
+# memory limit for one CPU, stack/catalog.py CLOUD_RUN_CPU_MEMORY_LIMITS_GIB).
 CPU, MEMORY = "1", "2Gi"
 # The server micro-batches concurrent requests into one forward pass: let requests queue on one instance.
 CONCURRENCY = 80
 REQUEST_TIMEOUT = "60s"
-# Cloud Run services are named like DNS labels: at most 49 characters.
-SERVICE_NAME_LIMIT = 49
 PUBLIC_INVOKER = "allUsers"
-SAMPLE_ROWS = Path(__file__).resolve().parent.parent / "training" / "data" / "sample" / "eval.csv"
+SAMPLE_ROWS = BUNDLED_TRAINER / "data" / "sample" / "eval.csv"
 
 
 def example_instance(sample: Path = SAMPLE_ROWS) -> dict[str, Any]:
@@ -90,10 +89,11 @@ class Serving(pulumi.ComponentResource):
             "service",
             project=args.project,
             location=args.region,
-            name=naming.resource_id(args.stack, "model", limit=SERVICE_NAME_LIMIT),
+            name=naming.resource_id(args.stack, "model", limit=catalog.CLOUD_RUN_SERVICE_NAME_LIMIT),
             description="gcp-mlops model server (python -m trainer.serve)",
+            # Reachable from anywhere, callable by invokers only: `invoker_iam_disabled` stays unset (false), since
+            # setting it at all takes run.services.setIamPolicy, which the CI deployer does not hold.
             ingress="INGRESS_TRAFFIC_ALL",
-            invoker_iam_disabled=False,
             # pulumi-gcp defaults this to true, which makes `pulumi destroy` fail.
             deletion_protection=settings.deletion_protection,
             labels={"purpose": "model-serving"},

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -9,7 +10,7 @@ import pulumi_gcp as gcp
 
 from components.apis import ProjectApis
 from stack import iam
-from stack.config import BucketSettings
+from stack.config import BucketSettings, Settings
 
 # Documented layout of the bucket (README "Data bucket"). Write access is granted by prefix.
 PREFIXES = {
@@ -23,6 +24,62 @@ PREFIXES = {
 # DVC keeps every dataset version as a noncurrent object version of its version-aware remote: the
 # lifecycle rules that bound noncurrent versions must never reach it.
 LIFECYCLE_PREFIXES = tuple(prefix for name, prefix in PREFIXES.items() if name != "dvc")
+
+OBJECT_READER, OBJECT_USER = "roles/storage.objectViewer", "roles/storage.objectUser"
+
+
+@dataclass(frozen=True)
+class BucketAccess:
+    """What one account may do in the data bucket: read (everything, or some prefixes) and write some prefixes."""
+
+    reads: tuple[str, ...] | None = ()  # prefix names; None: the whole bucket
+    writes: tuple[str, ...] = ()
+    lists: bool = False  # with prefix-limited reads: list object names anywhere (not read them)
+
+
+# Who may do what, by account. Every write is limited to its prefixes by an IAM Condition; reads may be
+# bucket-wide. Listing is checked against the bucket, not the objects: an account that lists (a trainer
+# finding checkpoints, the server probing its model directory) needs a bucket-wide read or `lists`.
+BUCKET_ACCESS: dict[str, BucketAccess] = {
+    "trainer": BucketAccess(reads=None, writes=("jobs",)),
+    "workstation": BucketAccess(reads=None, writes=("data", "dvc", "scratch")),
+    "server": BucketAccess(reads=("jobs",), lists=True),
+    "builder": BucketAccess(reads=("builds",)),
+    "deployer": BucketAccess(writes=("packages", "builds")),
+    "previewer": BucketAccess(reads=("packages", "builds")),
+}
+
+
+def served_model_prefix(settings: Settings) -> str:
+    """What the server reads: the stack's runs (`jobs/`), or the servingModelUri directory when it lies in
+    this bucket (a model elsewhere needs a grant there: stack.preview_warnings says which)."""
+    own = f"gs://{settings.bucket.name}/"
+    uri = settings.serving.model_uri
+    if uri.startswith(own) and uri != own:
+        return uri.removeprefix(own).rstrip("/") + "/"
+    return PREFIXES["jobs"]
+
+
+def bucket_grants(
+    bucket: str, members: Mapping[str, pulumi.Input[str]], server_reads: str = PREFIXES["jobs"]
+) -> dict[str, iam.Grant]:
+    """The grants of `BUCKET_ACCESS` for the accounts in `members`; `server_reads` is the prefix of the
+    model the server serves (its own choice with servingModelUri)."""
+    grants: dict[str, iam.Grant] = {}
+    for role, member in members.items():
+        access = BUCKET_ACCESS[role]
+        reads = (server_reads,) if role == "server" else access.reads and tuple(PREFIXES[p] for p in access.reads)
+        if reads is None:
+            grants[f"{role}-read"] = iam.Grant(OBJECT_READER, member)
+        elif reads:
+            grants[f"{role}-read"] = iam.Grant(
+                OBJECT_READER, member, iam.objects_under(bucket, *reads, listing=access.lists)
+            )
+        if access.writes:
+            prefixes = [PREFIXES[p] for p in access.writes]
+            grants[f"{role}-write"] = iam.Grant(OBJECT_USER, member, iam.objects_under(bucket, *prefixes))
+    return grants
+
 
 SOFT_DELETE_SECONDS = 7 * 24 * 3600
 NONCURRENT_VERSIONS_KEPT = 3

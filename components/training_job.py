@@ -43,7 +43,7 @@ class TrainingJobArgs:
     package_uri: pulumi.Input[str] | None = None  # gs://…/trainer-….tar.gz (package mode)
     package_sha256: str | None = None
     executor_image: pulumi.Input[str] | None = None
-    python_module: str = "trainer.task"
+    python_module: str | None = None  # package mode: settings.trainer.module
     kms_key_name: pulumi.Input[str] | None = None
     # Grants the job needs before it starts (bucket access, image pull, actAs).
     waits_for: Sequence[pulumi.Resource] = field(default_factory=list)
@@ -57,7 +57,7 @@ def job_spec(
     package_uri: str | None = None,
     package_sha256: str | None = None,
     executor_image: str | None = None,
-    python_module: str = "trainer.task",
+    python_module: str | None = None,
 ) -> dict[str, Any]:
     """The Vertex AI CustomJobSpec for the configured run: one chief, plus workers when distributed.
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import date
 
 import pulumi
 import pulumi_gcp as gcp
@@ -37,19 +38,9 @@ GPU_DRIVER_METADATA = {"install-nvidia-driver": "True"}
 
 
 def image_path(image: str) -> str:
-    """A full image path as-is; otherwise a Deep Learning VM image family."""
-    if image.startswith("projects/"):
-        return image
-    return f"projects/{catalog.DEEP_LEARNING_IMAGES_PROJECT}/global/images/family/{image}"
-
-
-def image_lookup_args(image: str) -> dict[str, str]:
-    """getImage's arguments for a family or a full path (`projects/P/global/images/[family/]NAME`)."""
-    if not image.startswith("projects/"):
-        return {"family": image, "project": catalog.DEEP_LEARNING_IMAGES_PROJECT}
-    parts = image.split("/")
-    key = "family" if parts[-2] == "family" else "name"
-    return {key: parts[-1], "project": parts[1]}
+    """The boot disk's image: `projects/P/global/images/family/F` or `projects/P/global/images/I`."""
+    project, kind, name = catalog.parse_vm_image(image)
+    return f"projects/{project}/global/images/{'family/' if kind == 'family' else ''}{name}"
 
 
 def checked_image(vm: VmSettings, apis: ProjectApis) -> pulumi.Output[str]:
@@ -61,15 +52,21 @@ def checked_image(vm: VmSettings, apis: ProjectApis) -> pulumi.Output[str]:
     missing image stops the run with an error that names the key. The instance keeps the family path
     (not the resolved image): a new image in the family must not replace the workstation.
     """
+    project, kind, name = catalog.parse_vm_image(vm.image)
 
     async def lookup(_: object) -> str:
         try:
-            found = await pulumi.runtime.invoke_async("gcp:compute/getImage:getImage", image_lookup_args(vm.image))
+            found = await pulumi.runtime.invoke_async(
+                "gcp:compute/getImage:getImage", {"family" if kind == "family" else "name": name, "project": project}
+            )
         except Exception as error:
-            families = ", ".join(family.name for family in catalog.DL_VM_FAMILIES)
+            reason = str(error).splitlines()[0][:300]
+            if "was not found" not in reason and "notFound" not in reason:
+                raise ConfigError([f"vmImage {vm.image!r}: the image could not be looked up: {reason}"]) from None
+            current = ", ".join(catalog.current_vm_families(date.today()))
             raise ConfigError([
-                f"vmImage {vm.image!r}: Compute Engine has no such image ({str(error).splitlines()[0][:200]}). "
-                f"Current Deep Learning VM families: {families} (stack/catalog.py; {catalog.DL_VM_IMAGES.url})"
+                f"vmImage {vm.image!r}: Compute Engine has no such image ({reason}). "
+                f"Current Deep Learning VM families: {current} (stack/catalog.py; {catalog.DL_VM_IMAGES.url})"
             ]) from None  # fmt: skip
         image_size = int(found.get("diskSizeGb") or 0)
         if image_size > vm.disk_size_gb:

@@ -60,6 +60,19 @@ def vm_image_family(name: str) -> VmImageFamily | None:
     return next((family for family in DL_VM_FAMILIES if family.name == name), None)
 
 
+def current_vm_families(today: date) -> list[str]:
+    return [family.name for family in DL_VM_FAMILIES if family.end_of_availability > today]
+
+
+def parse_vm_image(image: str) -> tuple[str, str, str]:
+    """`vmImage` as (project, "family" or "image", name): a bare name is a Deep Learning VM family,
+    `projects/P/global/images/family/F` a family of P, `projects/P/global/images/I` one image."""
+    if not image.startswith("projects/"):
+        return DEEP_LEARNING_IMAGES_PROJECT, "family", image
+    parts = image.split("/")
+    return parts[1], ("family" if parts[-2] == "family" else "image"), parts[-1]
+
+
 # --- Vertex AI prebuilt training containers ---------------------------------------------------
 
 PREBUILT_TRAINING = Source(
@@ -216,3 +229,7 @@ CLOUD_RUN_LIMITS = Source(
     "240 s; SIGTERM 10 s before the instance stops.",
 )
 CLOUD_RUN_CPU_MEMORY_LIMITS_GIB = {"1": 4, "2": 8, "4": 16, "6": 24, "8": 32}
+# run.v2 RevisionScaling.maxInstanceCount: "When unspecified, the field is set to the server default value of 100".
+CLOUD_RUN_MAX_INSTANCES = 100
+# Service names are DNS labels of at most 49 characters (run.v2 Service.name; Cloud Run's naming rules).
+CLOUD_RUN_SERVICE_NAME_LIMIT = 49

@@ -10,7 +10,13 @@ tested on, and granted in a custom role of, a project.
 The names come from Google's "roles and permissions" reference per service (`SOURCES`) and the
 "IAM Permissions" section of each REST method's page, read on `READ_ON`; they were cross-checked
 against the predefined-role dumps of github.com/iann0036/iam-dataset (snapshot of 2026-08-22).
-`UNVERIFIED` lists the names no Google page seen here confirms for the operation they are used for.
+`UNVERIFIED` lists the names no Google page seen here confirms for the operation they are used for,
+or whose spelling Google's own pages disagree on.
+
+The access policy's facts live here too (`ADMIN_TYPES`, `RESOURCE_LEVEL_TYPES`,
+`RESOURCE_LEVEL_PERMISSIONS`): which resources only an admin applies, and which access is granted
+on one resource instead of the project. components/ci_roles.py builds the CI roles from them and
+tools/admin_guard.py stops a CI deploy that would touch an admin-owned resource.
 """
 
 from __future__ import annotations
@@ -44,7 +50,14 @@ SOURCES: dict[str, Source] = {
     ),
     "iam": Source(
         _ROLES_PAGE.format(service="iam"), READ_ON,
-        "and https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools",
+        "and https://cloud.google.com/iam/docs/reference/rest/v1/projects.locations.workloadIdentityPools (and "
+        ".providers): the create, get, patch and delete pages each require iam.workloadIdentityPools.<verb> "
+        "(iam.workloadIdentityPoolProviders.<verb>; patch: .update), and IAM's 403 answers name the same "
+        "spelling. The predefined roles (roles/iam.workloadIdentityPoolAdmin, owner, editor) list them as "
+        "iam.googleapis.com/workloadIdentityPools.<verb> instead. A public record of a custom role "
+        "(github.com/rentchaincanada/rentchain, phase-b-b3 runtime-validation evidence, 2026-07) found the "
+        "iam.googleapis.com/ spelling accepted but not authorizing iam.workloadIdentityPools.get, and the spelling "
+        "used here accepted and authorizing; so this table keeps it (see UNVERIFIED)",
     ),
     "resourcemanager": Source(_ROLES_PAGE.format(service="resourcemanager"), READ_ON),
     "run": Source("https://cloud.google.com/run/docs/reference/iam/permissions", READ_ON),
@@ -257,7 +270,8 @@ ALWAYS = ("resourcemanager.projects.get",)
 # Types that are not Google resources: providers (explicit provider resources) need nothing themselves.
 PERMISSION_FREE_PREFIXES = ("pulumi:providers:",)
 
-# Names no Google page read here ties to the operation they are listed for (see the module docstring).
+# Names no Google page read here ties to the operation they are listed for, or whose spelling Google's
+# pages disagree on (see the module docstring). `make doctor` warns, never fails, on these alone.
 UNVERIFIED = frozenset({
     # services.generateServiceIdentity's reference names no permission; serviceusage.services.use is an inference.
     "serviceusage.services.use",
@@ -269,11 +283,45 @@ UNVERIFIED = frozenset({
     "compute.resourcePolicies.use",
     # The provider's undelete of a soft-deleted custom role: the permission exists (roles/iam.roleAdmin).
     "iam.roles.undelete",
-    # Only the create permissions' pages were found; these follow the same pattern (get, patch, delete methods).
-    "iam.workloadIdentityPools.get", "iam.workloadIdentityPools.update", "iam.workloadIdentityPools.delete",
+    # Workload Identity: every method page names these, but Google's predefined roles spell them
+    # iam.googleapis.com/workloadIdentityPools.* (SOURCES["iam"]). Which spelling a custom role must hold is
+    # settled only in a real project:
+    #   gcloud iam list-testable-permissions //cloudresourcemanager.googleapis.com/projects/P \
+    #     --filter="name~workloadIdentityPool"
+    "iam.workloadIdentityPools.create", "iam.workloadIdentityPools.get", "iam.workloadIdentityPools.update",
+    "iam.workloadIdentityPools.delete", "iam.workloadIdentityPoolProviders.create",
     "iam.workloadIdentityPoolProviders.get", "iam.workloadIdentityPoolProviders.update",
     "iam.workloadIdentityPoolProviders.delete",
 })  # fmt: skip
+
+# --- the access policy -----------------------------------------------------------------------
+
+# Resources that define identities or grant privileges: only an admin applies them.
+ADMIN_TYPES = frozenset({
+    "gcp:projects/service:Service",
+    "gcp:projects/serviceIdentity:ServiceIdentity",
+    "gcp:projects/iAMMember:IAMMember",
+    "gcp:projects/iAMCustomRole:IAMCustomRole",
+    "gcp:projects/iAMAuditConfig:IAMAuditConfig",
+    "gcp:serviceaccount/account:Account",
+    "gcp:serviceaccount/iAMMember:IAMMember",
+    "gcp:iam/workloadIdentityPool:WorkloadIdentityPool",
+    "gcp:iam/workloadIdentityPoolProvider:WorkloadIdentityPoolProvider",
+    "gcp:kms/keyRing:KeyRing",
+    "gcp:kms/cryptoKey:CryptoKey",
+    "gcp:kms/cryptoKeyIAMMember:CryptoKeyIAMMember",
+    "gcp:storage/bucketIAMMember:BucketIAMMember",
+    "gcp:artifactregistry/repositoryIamMember:RepositoryIamMember",
+    "gcp:compute/instanceIAMMember:InstanceIAMMember",
+    "gcp:cloudrunv2/serviceIamMember:ServiceIamMember",
+})  # fmt: skip
+
+# Access that is granted on the one resource instead of the whole project: objects by prefix on the data
+# bucket, pushes and pulls on the repository, actAs on each account the deployer must act as. In a
+# project-level role they would reach every bucket, repository and service account of the project.
+RESOURCE_LEVEL_TYPES = frozenset({"gcp:storage/bucketObject:BucketObject", "docker:index/image:Image"})
+# (Deleting the bucket together with its objects, `destroyData`, is therefore an admin's `make destroy`.)
+RESOURCE_LEVEL_PERMISSIONS = ("iam.serviceAccounts.actAs", "storage.objects.")
 
 # The predefined role that grants a permission, by the longest matching prefix: for `make doctor`'s fixes.
 ROLE_HINTS: tuple[tuple[str, str], ...] = (

@@ -1,15 +1,15 @@
-"""Warnings about configured (or default) platform values that Google has retired or is retiring.
+"""Warnings `pulumi preview` and `pulumi up` print (`pulumi.warn`): configured (or default) platform values
+that Google has retired or is retiring, and settings that need a step outside the stack.
 
-`pulumi preview` and `pulumi up` print them (`pulumi.warn`); each names the key and what to use
-instead. The facts come from `stack.catalog`, and `make doctor` checks them against the live
-platform where it can.
+Each names the key and what to do. Platform facts come from `stack.catalog`; `make doctor` checks
+them against the live platform where it can.
 """
 
 from __future__ import annotations
 
 from datetime import date, timedelta
 
-from stack import catalog
+from stack import catalog, naming
 from stack.config import Settings
 
 # How long before a retirement date the stack starts to warn.
@@ -20,20 +20,27 @@ def of(settings: Settings, today: date | None = None) -> list[str]:
     today = today or date.today()
     warnings = []
     if settings.builds_package:
-        warnings += _executor_image(settings.training.executor_image, today)
+        warnings += _executor_image(settings.training.executor_image, settings.region, today)
     if settings.vm.enabled:
         warnings += _vm_image(settings.vm.image, today)
+        gpu = catalog.gpu_by_compute_name(settings.vm.gpu_type) if settings.vm.gpu_type else None
+        warnings += _gpu(gpu, "vmGpuType", today)
+    if settings.training.enabled:
+        gpu = catalog.gpu_by_vertex_name(settings.training.gpu_type) if settings.training.gpu_type else None
+        warnings += _gpu(gpu, "trainingGpuType", today)
+    if settings.serving.enabled:
+        warnings += _serving_model(settings)
     return warnings
 
 
-def _executor_image(uri: str, today: date) -> list[str]:
+def _executor_image(uri: str, region: str, today: date) -> list[str]:
     image = catalog.executor_image_of(uri)
     if image is None or image.end_of_availability > today:
         return []
     newer = [candidate for candidate in catalog.EXECUTOR_IMAGES
              if candidate.gpu == image.gpu and candidate.end_of_availability > today]  # fmt: skip
     instead = (
-        f"use trainingExecutorImage {newer[0].uri('us-central1')} (or its europe-/asia- twin)"
+        f"use trainingExecutorImage {newer[0].uri(region)}"
         if newer
         else "Google lists no PyTorch prebuilt training image that is still available: use trainingMode "
         "container (the default), which runs the trainer's own image"
@@ -49,15 +56,35 @@ def _vm_image(image: str, today: date) -> list[str]:
     if image.startswith("projects/"):
         return []
     family = catalog.vm_image_family(image)
-    current = [f.name for f in catalog.DL_VM_FAMILIES if f.end_of_availability > today]
+    current = ", ".join(catalog.current_vm_families(today)) or f"see {catalog.DL_VM_IMAGES.url}"
     if family is None:
         return [
-            f"vmImage {image}: not among the Deep Learning VM families this stack knows ({', '.join(current)}; "
+            f"vmImage {image}: not among the Deep Learning VM families this stack knows ({current}; "
             f"{catalog.DL_VM_IMAGES.url}). The image lookup stops the run if the family does not exist."
         ]
     if family.end_of_availability - today <= SOON:
         return [
             f"vmImage {image}: Google's end of availability for this family is {family.end_of_availability}; "
-            f"current families: {', '.join(current) or 'see ' + catalog.DL_VM_IMAGES.url}"
+            f"current families: {current}"
         ]
     return []
+
+
+def _gpu(gpu: catalog.GpuType | None, key: str, today: date) -> list[str]:
+    if gpu is None or gpu.end_of_support is None or gpu.end_of_support - today > SOON:
+        return []
+    return [f"{key} {gpu.vertex_name}: Google's end of support is {gpu.end_of_support} ({gpu.source.url})"]
+
+
+def _serving_model(settings: Settings) -> list[str]:
+    """A model in another bucket: the stack grants reads of its own bucket only."""
+    uri = settings.serving.model_uri
+    if not uri or uri.startswith(f"gs://{settings.bucket.name}/"):
+        return []
+    bucket = uri.removeprefix("gs://").split("/", 1)[0]
+    account = f"{naming.service_account_id(settings.stack, 'server')}@{settings.project}.iam.gserviceaccount.com"
+    return [
+        f"servingModelUri {uri}: the model server may read only this stack's bucket; let it read gs://{bucket}: "
+        f"gcloud storage buckets add-iam-policy-binding gs://{bucket} --member serviceAccount:{account} "
+        "--role roles/storage.objectViewer"
+    ]

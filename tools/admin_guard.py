@@ -18,7 +18,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from components.ci_roles import ADMIN_TYPES
+from stack.permissions import ADMIN_TYPES
 
 UNCHANGED_OPS = frozenset({"same", "read", "refresh", "discard"})
 
@@ -33,7 +33,8 @@ def admin_changes(steps: Iterable[Mapping[str, Any]]) -> list[str]:
     return [
         f"{step.get('op')} {resource_type(step['urn'])} {step['urn'].rsplit('::', 1)[-1]}"
         for step in steps
-        if step.get("op") not in UNCHANGED_OPS and resource_type(step.get("urn", "a::b::c::d")) in ADMIN_TYPES
+        # Replacement steps (create-replacement, delete-replaced, ...) count as changes: strict, on purpose.
+        if "urn" in step and step.get("op") not in UNCHANGED_OPS and resource_type(step["urn"]) in ADMIN_TYPES
     ]
 
 

@@ -64,6 +64,23 @@ class Settings:
     def builds_package(self) -> bool:
         return self.training.enabled and self.training.mode == "package"
 
+    @property
+    def uses_cloud_build(self) -> bool:
+        return self.builds_image and self.trainer.image_builder == "cloudbuild"
+
+    @property
+    def service_accounts(self) -> tuple[str, ...]:
+        """The accounts the configuration needs (components/identities.py says what each one does)."""
+        wanted = {
+            "trainer": self.training.enabled,
+            "workstation": self.vm.enabled,
+            "server": self.serving.enabled,
+            "builder": self.uses_cloud_build,
+            "deployer": self.github.enabled,
+            "previewer": self.github.enabled,
+        }
+        return tuple(role for role, needed in wanted.items() if needed)
+
 
 def load_settings(
     project_config: Callable[[str], str | None],

@@ -7,6 +7,8 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import pulumi
+
 from stack import schema
 
 MACHINE_TYPE = re.compile(r"^[a-z][a-z0-9]*-[a-z0-9-]+$")
@@ -15,8 +17,12 @@ DURATION = re.compile(r"^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$")
 _KIND = {bool: "true or false", int: "a whole number", dict: "an object (YAML mapping)", str: "a string"}
 
 
-class ConfigError(Exception):
-    """Every problem of a configuration, reported together."""
+class ConfigError(pulumi.RunError):
+    """Every problem of a configuration, reported together.
+
+    A `pulumi.RunError`: Pulumi's language host prints its message alone, where any other exception
+    comes with "Program failed with an unhandled exception" and a traceback.
+    """
 
     def __init__(self, problems: Sequence[str]):
         self.problems = list(problems)
@@ -33,6 +39,8 @@ class Reader:
     def __init__(self, raw: Callable[[str], str | None], problems: list[str]):
         self._raw = raw
         self.problems = problems
+        # Keys whose value had the wrong type: reported once, never judged again by their stand-in default.
+        self._mistyped: set[str] = set()
 
     def given(self, key: str) -> bool:
         """Whether the stack sets `key` (as opposed to leaving it at its default)."""
@@ -63,9 +71,12 @@ class Reader:
         if isinstance(parsed, expected) and (expected is bool or not isinstance(parsed, bool)):
             return parsed
         self.problems.append(f"{key} {text!r}: must be {_KIND[expected]}")
+        self._mistyped.add(key)
         return default
 
     def check(self, ok: bool, key: str, value: Any, rule: str) -> bool:
+        if key in self._mistyped:
+            return False
         if not ok:
             self.problems.append(f"{key} {value!r}: {rule}")
         return ok

@@ -5,11 +5,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from stack import catalog
 from stack.config.reader import Reader
 
 GCS_DIRECTORY = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^\s]*)?$")
-# Cloud Run's own bound (run.v2 RevisionScaling.maxInstanceCount defaults to 100); this stack keeps cost small.
-MAX_INSTANCES = 100
 
 
 @dataclass(frozen=True)
@@ -40,10 +39,15 @@ def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) ->
         )
         read.check(False, "servingEnabled", wanted, reason)
     minimum, maximum = read.value("servingMinInstances"), read.value("servingMaxInstances")
-    read.check(0 <= minimum <= MAX_INSTANCES, "servingMinInstances", minimum, f"between 0 and {MAX_INSTANCES}")
     read.check(
-        1 <= maximum <= MAX_INSTANCES and maximum >= minimum, "servingMaxInstances", maximum,
-        f"between 1 and {MAX_INSTANCES}, and at least servingMinInstances ({minimum})",
+        0 <= minimum <= catalog.CLOUD_RUN_MAX_INSTANCES,
+        "servingMinInstances",
+        minimum,
+        f"between 0 and {catalog.CLOUD_RUN_MAX_INSTANCES}",
+    )
+    read.check(
+        1 <= maximum <= catalog.CLOUD_RUN_MAX_INSTANCES and maximum >= minimum, "servingMaxInstances", maximum,
+        f"between 1 and {catalog.CLOUD_RUN_MAX_INSTANCES}, and at least servingMinInstances ({minimum})",
     )  # fmt: skip
     return ServingSettings(
         enabled=bool(wanted and possible),

@@ -9,6 +9,7 @@ from typing import Any
 
 from providers.vertex_job import WAIT_FOR_CHOICES
 from stack import catalog, schema
+from stack.config.gpu import check_gpu
 from stack.config.reader import MACHINE_TYPE, Reader, as_number, duration_seconds
 
 TRAINING_MODES = ("container", "package")
@@ -74,7 +75,7 @@ def read_training(read: Reader, region: str, bundled_trainer: bool) -> TrainingS
     gpu_count = read.value("trainingGpuCount") if read.given("trainingGpuCount") else (tier.gpu_count if tier else 0)
     if gpu_type and not gpu_count and not read.given("trainingGpuCount"):
         gpu_count = 1
-    _check_training_gpu(read, gpu_type, gpu_count, machine_type)
+    check_gpu(read, gpu_type, gpu_count, machine_type, ("trainingGpuType", "trainingGpuCount"), compute_engine=False)
 
     timeout_text = read.value("trainingTimeout")
     timeout = duration_seconds(timeout_text)
@@ -103,28 +104,6 @@ def read_training(read: Reader, region: str, bundled_trainer: bool) -> TrainingS
         args=args,
         passes_job_dir=passes_job_dir,
     )
-
-
-def _check_training_gpu(read: Reader, gpu_type: str, gpu_count: int, machine_type: str) -> None:
-    if not gpu_type and not gpu_count:
-        return
-    if not gpu_type:
-        read.check(False, "trainingGpuCount", gpu_count, "set trainingGpuType too (or leave the count at 0)")
-        return
-    gpu = catalog.gpu_by_vertex_name(gpu_type)
-    names = ", ".join(g.vertex_name for g in catalog.GPU_TYPES if not g.end_of_support)
-    if not read.check(gpu is not None, "trainingGpuType", gpu_type, f"one of {names}"):
-        return
-    if gpu.end_of_support:
-        read.check(False, "trainingGpuType", gpu_type, f"end of support on {gpu.end_of_support}; use one of {names}")
-    read.check(
-        machine_type.startswith(f"{gpu.machine_family}-"), "trainingGpuType", gpu_type,
-        f"runs on {gpu.machine_family}-* machine types; trainingMachineType {machine_type!r} cannot take it",
-    )  # fmt: skip
-    read.check(
-        gpu_count in gpu.counts, "trainingGpuCount", gpu_count,
-        f"{gpu_type} comes {', '.join(map(str, gpu.counts))} to a machine",
-    )  # fmt: skip
 
 
 def _training_args(read: Reader, bundled_trainer: bool) -> tuple[tuple[str, ...], bool]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from croniter import croniter
 
 from stack import catalog, schema
+from stack.config.gpu import check_gpu
 from stack.config.reader import MACHINE_TYPE, Reader
 
 VM_IMAGE = re.compile(r"^(projects/[a-z0-9-]+/global/images/(family/)?)?[a-z][a-z0-9-]{0,62}$")
@@ -53,8 +54,7 @@ def read_vm(read: Reader) -> VmSettings:
     disk = read.value("vmDiskSizeGb")
     read.check(50 <= disk <= 65536, "vmDiskSizeGb", disk, "Deep Learning VM images need 50 to 65536 GB")
     gpu_type, gpu_count = read.value("vmGpuType"), read.value("vmGpuCount")
-    if gpu_type or gpu_count:
-        _check_vm_gpu(read, gpu_type, gpu_count, machine_type)
+    check_gpu(read, gpu_type, gpu_count, machine_type, ("vmGpuType", "vmGpuCount"), compute_engine=True)
     schedules = {key: read.value(key) for key in ("vmStopSchedule", "vmStartSchedule")}
     for key, expression in schedules.items():
         read.check(
@@ -91,21 +91,3 @@ def _is_time_zone(name: str) -> bool:
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         return False
     return True
-
-
-def _check_vm_gpu(read: Reader, gpu_type: str, gpu_count: int, machine_type: str) -> None:
-    attachable = [gpu for gpu in catalog.GPU_TYPES if gpu.compute_name and not gpu.end_of_support]
-    gpu = catalog.gpu_by_compute_name(gpu_type)
-    if not read.check(
-        gpu is not None, "vmGpuType", gpu_type, f"one of {', '.join(g.compute_name for g in attachable)}"
-    ):
-        return
-    read.check(
-        machine_type.startswith(f"{gpu.machine_family}-"), "vmGpuType", gpu_type,
-        f"GPUs attach only to N1 machine types (e.g. n1-standard-4); vmMachineType {machine_type!r} cannot take "
-        "GPUs (a2/a3/g2 types come with their own)",
-    )  # fmt: skip
-    read.check(
-        gpu_count in gpu.counts, "vmGpuCount", gpu_count,
-        f"{gpu_type} attaches {', '.join(map(str, gpu.counts))} to one VM",
-    )  # fmt: skip

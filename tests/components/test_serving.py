@@ -46,7 +46,8 @@ def test_a_given_model_uri_is_served():
 def test_it_is_private_by_default_and_scales_to_zero(dev_stack):
     service = service_of(dev_stack)
     assert not dev_stack.of_type(INVOKER), "no invoker: callers need roles/run.invoker and an identity token"
-    assert service["invokerIamDisabled"] is False and service["ingress"] == "INGRESS_TRAFFIC_ALL"
+    # Unset, so false; setting it at all takes run.services.setIamPolicy, which the CI deployer does not hold.
+    assert "invokerIamDisabled" not in service and service["ingress"] == "INGRESS_TRAFFIC_ALL"
     assert service["template"]["scaling"] == {"minInstanceCount": 0, "maxInstanceCount": 3}
     assert service["deletionProtection"] is False, "pulumi-gcp's default true would make pulumi destroy fail"
     assert service["labels"]["purpose"] == "model-serving" and service["labels"]["managed-by"] == "pulumi"
@@ -78,7 +79,10 @@ def test_it_runs_as_its_own_account_that_reads_models_only(dev_stack):
     # It waits for that grant and for the deployer's actAs on its account before the first revision.
     service_resource = dev_stack.one(SERVICE)
     upstream = {dev_stack.by_urn(urn).name for urn in dev_stack.upstream(service_resource)}
-    assert {"bucket-server-read", "server-actas-deployer", "run"} <= upstream
+    assert {"bucket-server-read", "run"} <= upstream
+    with_ci = render({"githubRepository": "o/r"})
+    service = with_ci.one(SERVICE)
+    assert "server-actas-deployer" in {with_ci.by_urn(urn).name for urn in with_ci.upstream(service)}
 
 
 def test_outputs_are_the_url_and_a_ready_to_paste_request(dev_stack):
@@ -108,3 +112,19 @@ def test_serving_with_another_trainer_is_refused_by_name(tmp_path):
     (tmp_path / "Dockerfile").write_text("FROM scratch\n")
     with pytest.raises(ConfigError, match="servingEnabled True: the model server is part of the stack's own trainer"):
         render({"trainerSource": str(tmp_path), "servingEnabled": True})
+
+
+def test_a_model_elsewhere_in_the_bucket_is_what_the_server_may_read():
+    uri = f"gs://{TEST_PROJECT}-dev-mlops/models/best"
+    rendered = render({"servingModelUri": uri})
+    (grant,) = [m for m in rendered.of_type(BUCKET_MEMBER) if m.name == "bucket-server-read"]
+    assert "/objects/models/best/" in grant.inputs["condition"]["expression"]
+    assert "/objects/jobs/" not in grant.inputs["condition"]["expression"]
+
+
+def test_the_sizes_fit_cloud_runs_limits(dev_stack):
+    from stack import catalog
+
+    limits = container_of(dev_stack)["resources"]["limits"]
+    assert int(limits["memory"].removesuffix("Gi")) <= catalog.CLOUD_RUN_CPU_MEMORY_LIMITS_GIB[limits["cpu"]]
+    assert len(service_of(dev_stack)["name"]) <= catalog.CLOUD_RUN_SERVICE_NAME_LIMIT

@@ -49,7 +49,13 @@ def test_the_build_runs_as_the_builder_within_its_timeout(cloud_build):
     assert build.inputs["timeout_seconds"] == 30 * 60
     assert build.inputs["wait_timeout_seconds"] > build.inputs["timeout_seconds"]
     upstream = {cloud_build.by_urn(urn).name for urn in cloud_build.upstream(build)}
-    assert {"cloudbuild", "builder-actas-deployer", "repository-builder-writer", "bucket-builder-read"} <= upstream
+    # The builder writes its own logs (CLOUD_LOGGING_ONLY): the build waits for that grant too.
+    assert {
+        "cloudbuild",
+        "repository-builder-writer",
+        "bucket-builder-read",
+        "project-builder-logging-logwriter",
+    } <= upstream
 
 
 def test_the_job_and_the_service_run_the_digest_the_build_reports(cloud_build):
@@ -88,3 +94,13 @@ def test_your_own_trainer_is_built_from_its_directory(tmp_path):
     assert image["build"]["context"] == str(tmp_path) and "args" not in image["build"]
     (pool,) = rendered.one("pulumi-python:dynamic/vertex:CustomJob").inputs["job_spec"]["workerPoolSpecs"]
     assert pool["containerSpec"]["args"] == ["--epochs", "1"], "verbatim: no --job-dir, no taxi flags"
+
+
+def test_only_the_stacks_own_trainer_gets_the_cuda_build_argument(tmp_path):
+    """TORCH_INDEX_URL is the stack's trainer's Dockerfile argument; another Dockerfile decides for itself."""
+    (tmp_path / "Dockerfile").write_text("FROM python:3.11-slim\n")
+    gpu = {"trainingScaleTier": "BASIC_GPU"}
+    own = render({**gpu, "trainerSource": str(tmp_path), "trainingArgs": []}).one(IMAGE).inputs
+    assert "args" not in own["build"]
+    bundled = render(gpu).one(IMAGE).inputs
+    assert bundled["build"]["args"] == {"TORCH_INDEX_URL": "https://download.pytorch.org/whl/cu128"}

@@ -45,22 +45,3 @@ def test_the_job_checks_the_package_it_runs(package_stack):
     job = package_stack.one("pulumi-python:dynamic/vertex:CustomJob")
     env = {e["name"]: e["value"] for e in job.inputs["job_spec"]["workerPoolSpecs"][0]["pythonPackageSpec"]["env"]}
     assert env == {"TRAINER_PACKAGE_URI": package_stack.outputs["package_uri"], "TRAINER_PACKAGE_SHA256": sdist.sha256}
-
-
-def test_package_mode_warns_that_the_prebuilt_image_is_retired():
-    """No PyTorch prebuilt training image is within its availability (stack/catalog.py): say so at preview."""
-    from datetime import date
-
-    from stack import platform_warnings
-    from stack.config import load_settings
-
-    settings = load_settings({"trainingMode": "package"}.get, {"project": "mlops-course-123"}.get, "dev")
-    (warning,) = platform_warnings.of(settings, today=date(2026, 12, 1))
-    assert warning.startswith("trainingExecutorImage europe-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310")
-    assert "2026-07-24" in warning and "trainingMode container" in warning
-    assert platform_warnings.of(settings, today=date(2026, 1, 1)) == []
-
-
-def test_container_mode_uploads_no_package(dev_stack):
-    assert not [o for o in dev_stack.of_type(BUCKET_OBJECT) if o.inputs["name"].startswith("packages/")]
-    assert "package_uri" not in dev_stack.outputs

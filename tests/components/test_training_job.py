@@ -14,7 +14,7 @@ from tools.render import TEST_PROJECT, render
 JOB = "pulumi-python:dynamic/vertex:CustomJob"
 IMAGE = "europe-west1-docker.pkg.dev/p/mlops/trainer@sha256:" + "a" * 64
 PACKAGE = "gs://bucket/packages/trainer-0123456789ab.tar.gz"
-EXECUTOR = "europe-docker.pkg.dev/vertex-ai/training/pytorch-cpu.2-4.py310:latest"
+EXECUTOR = "europe-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest"
 TRAINER_SA = f"trainer-dev@{TEST_PROJECT}.iam.gserviceaccount.com"
 GCP = {"project": TEST_PROJECT, "region": "europe-west1", "zone": "europe-west1-b"}
 
@@ -44,7 +44,9 @@ def create_body(spec: dict) -> dict:
         {"trainingSpot": True, "trainingReplicaCount": 2, "trainingMachineType": "n1-standard-8"},
     ],
 )
-@pytest.mark.parametrize("code", [{"container_image": IMAGE}, {"package_uri": PACKAGE, "executor_image": EXECUTOR}])
+@pytest.mark.parametrize(
+    "code", [{"container_image": IMAGE}, {"package_uri": PACKAGE, "executor_image": EXECUTOR, "python_module": "t.m"}]
+)
 def test_every_job_spec_is_a_valid_vertex_request(values, code):
     spec = job_spec(training(**values), TRAINER_SA, "gs://bucket/jobs/run", **code)
     assert validate("aiplatform.v1", "GoogleCloudAiplatformV1CustomJob", create_body(spec)) == []
@@ -89,9 +91,9 @@ def test_several_replicas_become_a_chief_and_workers_that_restart_together():
 
 
 def test_package_mode_runs_the_module_on_the_prebuilt_image():
-    (pool,) = job_spec(training(), TRAINER_SA, "gs://b/j", package_uri=PACKAGE, executor_image=EXECUTOR)[
-        "workerPoolSpecs"
-    ]
+    (pool,) = job_spec(
+        training(), TRAINER_SA, "gs://b/j", package_uri=PACKAGE, executor_image=EXECUTOR, python_module="trainer.task"
+    )["workerPoolSpecs"]
     spec = pool["pythonPackageSpec"]
     assert (spec["packageUris"], spec["executorImageUri"], spec["pythonModule"]) == (
         [PACKAGE],
@@ -113,7 +115,7 @@ def test_run_name_changes_with_what_the_job_runs_only():
     # How `pulumi up` waits, or a package-mode setting, is no reason for a new run.
     assert base == _name(training(trainingWaitFor="running"))
     assert base == _name(
-        training(trainingExecutorImage="us-docker.pkg.dev/vertex-ai/training/pytorch-cpu.2-4.py310:latest")
+        training(trainingExecutorImage="us-docker.pkg.dev/vertex-ai/training/pytorch-xla.2-4.py310:latest")
     )
 
 
@@ -150,7 +152,9 @@ def test_the_job_waits_for_its_api_and_grants(dev_stack):
     waits_for = {dev_stack.by_urn(urn).name for urn in dev_stack.upstream(job)}
     assert "aiplatform" in waits_for
     assert {"bucket-trainer-read", "bucket-trainer-write"} <= waits_for, "the job must be able to write its outputs"
-    assert "trainer-actas-deployer" in waits_for
+    with_ci = render({"githubRepository": "o/r"})
+    job = _job(with_ci)
+    assert "trainer-actas-deployer" in {with_ci.by_urn(urn).name for urn in with_ci.upstream(job)}
     assert "repository-trainer-reader" in waits_for, "the first image pull must not fail with a 403"
 
 
@@ -232,3 +236,21 @@ def test_your_own_trainer_runs_its_module_with_its_arguments_verbatim(tmp_path):
     spec = pool["pythonPackageSpec"]
     assert spec["pythonModule"] == "mnist.train" and spec["args"] == ["--epochs", "2"]
     assert spec["packageUris"][0].endswith("/mnist_trainer-1.0.tar.gz")
+
+
+def test_the_package_check_speaks_the_trainers_language():
+    """The stack sets, and the trainer reads, the same two variables (training/trainer/task.py)."""
+    import sys
+
+    from components import training_job
+    from stack.schema import PROJECT_DIR
+
+    sys.path.insert(0, str(PROJECT_DIR / "training"))
+    try:
+        from trainer import task
+    finally:
+        sys.path.remove(str(PROJECT_DIR / "training"))
+    assert (training_job.PACKAGE_URI_ENV, training_job.PACKAGE_SHA256_ENV) == (
+        task.PACKAGE_URI_ENV,
+        task.PACKAGE_SHA256_ENV,
+    )

@@ -345,7 +345,7 @@ def test_outputs_say_how_to_mount_and_sync_the_data_bucket(dev_stack):
     [
         ({"vmStopSchedule": "every evening"}, "vmStopSchedule", "unix-cron"),
         ({"vmStartSchedule": "0 25 * * *"}, "vmStartSchedule", "unix-cron"),
-        ({"vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 1}, "vmGpuType", "N1 machine types"),
+        ({"vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 1}, "vmGpuType", "attaches only to n1-* machine types"),
         ({"gcp:zone": "us-central1-a"}, "gcp:zone", "europe-west1"),
     ],
 )

@@ -70,7 +70,10 @@ def test_vertex_model_dirs_are_written_through_the_fuse_mount():
 @pytest.mark.parametrize("mode", ["container", "package"])
 def test_the_policy_pack_passes_the_example_stack(mode):
     sys.path.insert(0, str(PROJECT_DIR / "policy"))
-    from policies import POLICIES, violations
+    try:
+        from policies import POLICIES, violations
+    finally:
+        sys.path.remove(str(PROJECT_DIR / "policy"))
 
     rendered = render({**CONFIG, "trainingMode": mode})
     found = [(name, r.name, problem) for r in rendered.resources if r.custom

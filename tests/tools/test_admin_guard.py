@@ -2,7 +2,7 @@
 
 import json
 
-from components.ci_roles import ADMIN_TYPES
+from stack.permissions import ADMIN_TYPES
 from tools import admin_guard
 
 STACK_URN = "urn:pulumi:dev::gcp-mlops::"

@@ -18,6 +18,7 @@ from typing import Any
 import google.auth.exceptions
 import pytest
 
+from components.ci_roles import previewer_permissions, role_id
 from stack import catalog, permissions
 from tests.fakes.google_api import FakeCredentials, install_credentials
 from tests.fakes.google_apis import CORE_SERVICES, PROJECT_ID, PROJECT_NUMBER, FakeGoogleApis
@@ -358,6 +359,90 @@ def test_pulumi_cloud_needs_a_login(fake, bin_dir, root, tmp_path, service_accou
     assert code == 1 and line(logged_out, "state backend").endswith("— fix: pulumi login")
 
 
+# --- --read-only: the CI previewer (drift.yml) ------------------------------------------------------
+
+GITHUB = {"githubRepository": "octo-org/mlops-course", "githubRepositoryId": "123456789"}
+EVERY_PERMISSION = set(permissions.ALWAYS).union(*(needs.all() for needs in permissions.PERMISSIONS.values()))
+STATE = "gs://state-bucket/prefix"
+
+
+def previewer_shaped(fake: FakeGoogleApis, root: Path, env: dict[str, str]) -> list[str]:
+    """Make the fake's caller the previewer: its role's permissions only, objectViewer on the state bucket."""
+    context = Context("dev", root, env, fake.endpoints())
+    load_configuration(context)
+    assert context.settings is not None
+    held = previewer_permissions(context.settings)
+    fake.denied_permissions = EVERY_PERMISSION - set(held)
+    fake.buckets = {"state-bucket": 200}
+    fake.bucket_permissions = {"storage.objects.get", "storage.objects.list"}
+    return held
+
+
+def granted_roles(output: str) -> set[str]:
+    return {word.removeprefix("--role=") for word in output.split() if word.startswith("--role=")}
+
+
+def test_the_previewer_passes_read_only_and_fails_what_make_up_needs(fake, bin_dir, root, tmp_path, service_account):
+    write_stack(root, **GITHUB)
+    (bin_dir / "docker").unlink()  # the drift job has no use for Docker
+    env = environment(bin_dir, tmp_path, PULUMI_BACKEND_URL=STATE)
+    held = previewer_shaped(fake, root, env)
+
+    code, output = doctor(fake, root, env, "--read-only")
+    read_only_requests = list(fake.requests)
+    full_code, full_output = doctor(fake, root, env)
+
+    assert code == 0, output
+    assert "(read-only: what a preview needs)" in output.splitlines()[0]
+    assert line(output, "permissions").startswith("✓") and f"all {len(held)} permissions" in line(output, "permissions")
+    assert line(output, "state backend").startswith("✓") and "(objects: get, list)" in line(output, "state backend")
+    assert line(output, "Docker").startswith("–") and "--read-only" in line(output, "Docker")
+    asked = [p for r in read_only_requests if r.route == "crm.testIamPermissions" for p in r.body["permissions"]]
+    assert sorted(asked) == sorted(held)
+    # objectViewer holds no storage.buckets.get: the read-only check must not need it.
+    assert "storage.buckets.get" not in {r.route for r in read_only_requests}
+    assert full_code == 1
+    for check in ("permissions", "state backend", "Docker"):
+        assert line(full_output, check).startswith("✗"), line(full_output, check)
+
+
+@pytest.mark.parametrize("bucket", [200, 404])
+def test_read_only_fixes_grant_only_the_previewer_role_and_object_viewer(
+    bucket, fake, bin_dir, root, tmp_path, service_account
+):
+    write_stack(root, **GITHUB)
+    env = environment(bin_dir, tmp_path, PULUMI_BACKEND_URL=STATE)
+    previewer_shaped(fake, root, env)
+    fake.denied_permissions |= {"storage.buckets.get"}  # a read the previewer's role should hold
+    fake.buckets = {"state-bucket": bucket}
+    fake.bucket_permissions = {"storage.objects.get"}
+
+    code, output = doctor(fake, root, env, "--read-only")
+
+    previewer_role = f"projects/{PROJECT_ID}/roles/{role_id('previewer', 'dev')}"
+    assert code == 1, output
+    assert line(output, "permissions").startswith("✗") and "storage.buckets.get" in line(output, "permissions")
+    assert f"--role={previewer_role}" in line(output, "permissions")
+    backend = line(output, "state backend")
+    assert backend.startswith("✗")
+    if bucket == 404:
+        assert "buckets create" not in backend and "an admin creates the state bucket" in backend
+    else:
+        assert "lacks storage.objects.list" in backend and "--role=roles/storage.objectViewer" in backend
+    assert granted_roles(output) <= {previewer_role, "roles/storage.objectViewer"}, output
+    assert "admin" not in " ".join(granted_roles(output)).lower()
+
+
+def test_only_unverified_permission_names_missing_is_a_warning(fake, bin_dir, root, tmp_path, service_account):
+    write_stack(root, **GITHUB)
+    fake.denied_permissions = {"iam.workloadIdentityPools.get", "iam.workloadIdentityPoolProviders.create"}
+
+    code, output = doctor(fake, root, environment(bin_dir, tmp_path))
+
+    assert code == 0, output
+    assert line(output, "permissions").startswith("⚠") and "UNVERIFIED" in line(output, "permissions")
+
+
 # --- the local tools ----------------------------------------------------------------------------
 
 
@@ -478,6 +563,7 @@ def test_a_doctor_run_is_one_module_away_from_make(tmp_path):
     done = subprocess.run([sys.executable, "-m", "tools.doctor", "--help"], cwd=ROOT, capture_output=True, text=True,
                           env={**os.environ, "PATH": str(tmp_path)}, timeout=60)  # fmt: skip
     assert done.returncode == 0 and "--stack" in done.stdout and "--json" in done.stdout
+    assert "--read-only" in done.stdout
 
 
 def test_a_family_google_no_longer_has_gets_another_family_suggested(fake, bin_dir, root, tmp_path, service_account):

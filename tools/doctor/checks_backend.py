@@ -9,13 +9,18 @@ from urllib.parse import quote
 from providers.google_errors import GoogleApiError
 from tools import preflight
 from tools.doctor.checks_local import first_line, run_command
+from tools.doctor.common import ask_google, client_of
 from tools.doctor.context import CREDENTIALS, Context
-from tools.doctor.google_http import Unreachable, short
+from tools.doctor.google_http import short
 from tools.doctor.report import Result, Skipped, fail, ok, warn
 
 NAME = "state backend"
+# What `make up` does with the state objects, and what a preview (--read-only) needs of them.
 STATE_OBJECT_PERMISSIONS = ("storage.objects.get", "storage.objects.list", "storage.objects.create",
                             "storage.objects.delete")  # fmt: skip
+STATE_READ_PERMISSIONS = ("storage.objects.get", "storage.objects.list")
+# The bucket roles that hold them (docs/ci.md gives the previewer objectViewer on the state bucket).
+STATE_WRITE_ROLE, STATE_READ_ROLE = "roles/storage.objectAdmin", "roles/storage.objectViewer"
 PULUMI_CLOUD = ("https://api.pulumi.com", "https://app.pulumi.com")
 
 
@@ -44,36 +49,45 @@ def check_backend(context: Context) -> list[Result]:
 def _check_bucket(context: Context, url: str) -> Result:
     if CREDENTIALS not in context.facts:
         raise Skipped(CREDENTIALS)
-    assert context.client is not None
+    client = client_of(context)
     bucket = url.removeprefix("gs://").split("/", 1)[0]
     storage = f"{context.endpoints.storage}/storage/v1/b/{quote(bucket, safe='')}"
-    grant = (
-        f"gcloud storage buckets add-iam-policy-binding gs://{bucket} --member={context.member} "
-        "--role=roles/storage.objectAdmin"
+    wanted, role = (
+        (STATE_READ_PERMISSIONS, STATE_READ_ROLE) if context.read_only else (STATE_OBJECT_PERMISSIONS, STATE_WRITE_ROLE)
     )
-    try:
-        context.client.get(storage, {"fields": "name"})
-        held = context.client.get(
-            f"{storage}/iam/testPermissions", [("permissions", p) for p in STATE_OBJECT_PERMISSIONS]
-        ).get("permissions", [])
-    except GoogleApiError as error:
+    grant = f"gcloud storage buckets add-iam-policy-binding gs://{bucket} --member={context.member} --role={role}"
+
+    def held() -> list[str]:
+        if not context.read_only:  # storage.buckets.get, which objectViewer does not hold
+            client.get(storage, {"fields": "name"})
+        answer = client.get(f"{storage}/iam/testPermissions", [("permissions", p) for p in wanted])
+        return answer.get("permissions", [])
+
+    def known(error: GoogleApiError) -> Result:
         if error.is_not_found:
-            return fail(
-                NAME,
-                f"{url}: the bucket gs://{bucket} does not exist",
-                f"gcloud storage buckets create gs://{bucket} --project {context.project} "
-                f"--uniform-bucket-level-access --public-access-prevention "
-                f"&& gcloud storage buckets update gs://{bucket} --versioning",
-            )
+            return fail(NAME, f"{url}: the bucket gs://{bucket} does not exist", _create_bucket_fix(context, bucket))
         if error.http_status == 403:
             return fail(NAME, f"{url}: {context.identity} may not read gs://{bucket} ({short(error)})", grant)
         return warn(NAME, f"{url}: could not tell ({short(error)})")
-    except Unreachable as error:
-        return warn(NAME, f"{url}: could not reach Cloud Storage: {error}")
-    missing = [permission for permission in STATE_OBJECT_PERMISSIONS if permission not in held]
+
+    found = ask_google(context, NAME, f"Cloud Storage for {url}", held, known=known)
+    if isinstance(found, Result):
+        return found
+    missing = [permission for permission in wanted if permission not in found]
     if missing:
         return fail(NAME, f"{url}: {context.identity} lacks {', '.join(missing)} on gs://{bucket}", grant)
-    return ok(NAME, f"{url} (objects: get, list, create, delete)")
+    return ok(NAME, f"{url} (objects: {', '.join(p.rsplit('.', 1)[1] for p in wanted)})")
+
+
+def _create_bucket_fix(context: Context, bucket: str) -> str:
+    if context.read_only:  # the previewer creates nothing: the backend URL is wrong, or the admin's step is missing
+        return (f"check PULUMI_BACKEND_URL; an admin creates the state bucket and gives the previewer "
+                f"{STATE_READ_ROLE} on it (docs/ci.md)")  # fmt: skip
+    return (
+        f"gcloud storage buckets create gs://{bucket} --project {context.project} "
+        f"--uniform-bucket-level-access --public-access-prevention "
+        f"&& gcloud storage buckets update gs://{bucket} --versioning"
+    )
 
 
 def _check_directory(url: str) -> Result:

@@ -11,10 +11,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from providers.google_errors import GoogleApiError
+from stack.config import Settings
+from tools.doctor.common import ask_google, client_of, only_when
 from tools.doctor.context import Context
-from tools.doctor.google_http import GoogleClient, Unreachable, short
-from tools.doctor.report import Result, fail, ok, skip, warn
+from tools.doctor.report import Result, fail, ok, warn
 
 # Compute Engine's regional vCPU metric per machine family (compute.v1 Quota.metric); N1 counts as CPUS.
 CPU_METRICS = {
@@ -34,11 +34,6 @@ def vcpus(machine_type: str) -> int | None:
     return int(match.group(1) or match.group(2)) if match else None
 
 
-def _client(context: Context) -> GoogleClient:
-    assert context.client is not None
-    return context.client
-
-
 def _not_enabled_yet(name: str, service: str, context: Context) -> Result:
     return warn(
         name,
@@ -48,9 +43,8 @@ def _not_enabled_yet(name: str, service: str, context: Context) -> Result:
     )
 
 
-def _vm_needs(context: Context) -> dict[str, int]:
-    assert context.settings is not None
-    vm = context.settings.vm
+def _vm_needs(settings: Settings) -> dict[str, int]:
+    vm = settings.vm
     family = vm.machine_type.split("-", 1)[0]
     needs = {CPU_METRICS.get(family, "CPUS"): vcpus(vm.machine_type) or 0}
     if vm.gpu_type:
@@ -59,39 +53,35 @@ def _vm_needs(context: Context) -> dict[str, int]:
     return needs
 
 
-def check_vm_quota(context: Context) -> Result:
-    name = "VM quota"
-    settings = context.settings
-    assert settings is not None
-    if not settings.vm.enabled:
-        return skip(name, "not needed: vmEnabled is false")
+@only_when("VM quota", lambda settings: settings.vm.enabled, "vmEnabled is false")
+def check_vm_quota(context: Context, settings: Settings, name: str) -> Result:
+    look = f"look at {context.quotas_url}"
     if vcpus(settings.vm.machine_type) is None:
-        return warn(name, f"could not tell how many vCPUs vmMachineType {settings.vm.machine_type} has",
-                    f"look at {context.quotas_url}")  # fmt: skip
+        return warn(name, f"could not tell how many vCPUs vmMachineType {settings.vm.machine_type} has", look)
     compute = f"{context.endpoints.compute}/compute/v1/projects/{context.project}"
-    try:
-        region = _client(context).get(f"{compute}/regions/{settings.region}", {"fields": "quotas,quotaStatusWarning"})
-        needs = _vm_needs(context)
-        if settings.vm.gpu_type:
-            project_quotas = _client(context).get(compute, {"fields": "quotas"}).get("quotas") or []
-        else:
-            project_quotas = []
-    except GoogleApiError as error:
-        if error.is_service_disabled:
-            return _not_enabled_yet(name, "compute.googleapis.com", context)
-        return warn(name, f"could not tell ({short(error)})", f"look at {context.quotas_url}")
-    except Unreachable as error:
-        return warn(name, f"could not reach Compute Engine: {error}")
+
+    def read() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        region = client_of(context).get(f"{compute}/regions/{settings.region}", {"fields": "quotas,quotaStatusWarning"})
+        if not settings.vm.gpu_type:
+            return region, []
+        return region, client_of(context).get(compute, {"fields": "quotas"}).get("quotas") or []
+
+    answer = ask_google(
+        context, name, "Compute Engine", read,
+        disabled=lambda _: _not_enabled_yet(name, "compute.googleapis.com", context), fix=look,
+    )  # fmt: skip
+    if isinstance(answer, Result):
+        return answer
+    region, project_quotas = answer
     quotas = {quota.get("metric"): quota for quota in region.get("quotas") or []}
     if not quotas:
         code = (region.get("quotaStatusWarning") or {}).get("code", "no quotas in the answer")
-        return warn(name, f"could not tell: Compute Engine did not return the quotas ({code})",
-                    f"look at {context.quotas_url}")  # fmt: skip
-    if settings.vm.gpu_type:
-        global_gpus = next((q for q in project_quotas if q.get("metric") == "GPUS_ALL_REGIONS"), None)
-        if global_gpus:
-            quotas["GPUS_ALL_REGIONS"] = global_gpus
-            needs["GPUS_ALL_REGIONS"] = settings.vm.gpu_count
+        return warn(name, f"could not tell: Compute Engine did not return the quotas ({code})", look)
+    needs = _vm_needs(settings)
+    global_gpus = next((q for q in project_quotas if q.get("metric") == "GPUS_ALL_REGIONS"), None)
+    if global_gpus:
+        quotas["GPUS_ALL_REGIONS"] = global_gpus
+        needs["GPUS_ALL_REGIONS"] = settings.vm.gpu_count
     return _compare(name, needs, quotas, settings.region, context)
 
 
@@ -116,9 +106,8 @@ def _compare(name: str, needs: Mapping[str, int], quotas: Mapping[str, Any], reg
     return ok(name, f"{'; '.join(seen)} {where}")
 
 
-def _training_needs(context: Context) -> dict[str, int]:
-    assert context.settings is not None
-    training = context.settings.training
+def _training_needs(settings: Settings) -> dict[str, int]:
+    training = settings.training
     family = training.machine_type.split("-", 1)[0]
     cpu_metric = "custom_model_training_cpus" if family in ("n1", "e2") else f"custom_model_training_{family}_cpus"
     needs = {cpu_metric: (vcpus(training.machine_type) or 0) * training.replica_count}
@@ -137,7 +126,7 @@ def _vertex_limits(context: Context) -> dict[str, dict[str, Any]]:
     metrics: dict[str, dict[str, Any]] = {}
     token = ""
     for _ in range(MAX_QUOTA_PAGES):
-        page = _client(context).get(url, {"view": "FULL", **({"pageToken": token} if token else {})})
+        page = client_of(context).get(url, {"view": "FULL", **({"pageToken": token} if token else {})})
         for metric in page.get("metrics", []):
             metrics[str(metric.get("metric", "")).removeprefix(VERTEX_METRIC_PREFIX)] = metric
         token = page.get("nextPageToken", "")
@@ -155,25 +144,19 @@ def _regional_limit(metric: Mapping[str, Any], region: str) -> int | None:
     return int(bucket["effectiveLimit"])
 
 
-def check_training_quota(context: Context) -> Result:
-    name = "training quota"
-    settings = context.settings
-    assert settings is not None
-    if not settings.training.enabled:
-        return skip(name, "not needed: trainingEnabled is false")
+@only_when("training quota", lambda settings: settings.training.enabled, "trainingEnabled is false")
+def check_training_quota(context: Context, settings: Settings, name: str) -> Result:
     url = f"{context.quotas_url}&service=aiplatform.googleapis.com"
     if vcpus(settings.training.machine_type) is None:
         return warn(name, f"could not tell how many vCPUs {settings.training.machine_type} has", f"look at {url}")
-    try:
-        limits = _vertex_limits(context)
-    except GoogleApiError as error:
-        if error.is_service_disabled:
-            return _not_enabled_yet(name, "aiplatform.googleapis.com", context)
-        return warn(name, f"could not tell ({short(error)})", f"look at {url}")
-    except Unreachable as error:
-        return warn(name, f"could not reach Service Usage: {error}", f"look at {url}")
+    limits = ask_google(
+        context, name, "Service Usage", lambda: _vertex_limits(context),
+        disabled=lambda _: _not_enabled_yet(name, "aiplatform.googleapis.com", context), fix=f"look at {url}",
+    )  # fmt: skip
+    if isinstance(limits, Result):
+        return limits
     seen, short_of, unknown = [], [], []
-    for metric, needed in _training_needs(context).items():
+    for metric, needed in _training_needs(settings).items():
         limit = _regional_limit(limits[metric], settings.region) if metric in limits else None
         if limit is None:
             unknown.append(metric)

@@ -7,40 +7,18 @@ from datetime import date
 
 from providers.google_errors import GoogleApiError
 from stack import catalog
+from stack.config import Settings
+from tools.doctor.common import ask_google, client_of, only_when
 from tools.doctor.context import Context
-from tools.doctor.google_http import MANIFEST_TYPES, GoogleClient, Unreachable, short
-from tools.doctor.report import Result, fail, ok, skip, warn
+from tools.doctor.google_http import MANIFEST_TYPES, short
+from tools.doctor.report import Result, fail, ok, warn
 
-IMAGE_PATH = re.compile(r"^projects/(?P<project>[^/]+)/global/images/(?:family/(?P<family>[^/]+)|(?P<image>[^/]+))$")
 IMAGE_REFERENCE = re.compile(r"^(?P<host>[^/]+)/(?P<path>[^:@]+)(?:(?::(?P<tag>[^@]+))?(?:@(?P<digest>.+))?)$")
 
 
-# stack.catalog grows as the platform changes: use what it has, else Google's own pages.
-IMAGES_PAGE = getattr(
-    getattr(catalog, "DL_VM_IMAGES", None), "url", "https://cloud.google.com/deep-learning-vm/docs/images"
-)
-EXECUTORS_PAGE = getattr(
-    getattr(catalog, "PREBUILT_TRAINING", None),
-    "url",
-    "https://cloud.google.com/vertex-ai/docs/training/pre-built-containers",
-)
-
-
-def _client(context: Context) -> GoogleClient:
-    assert context.client is not None
-    return context.client
-
-
-def current_families(today: date | None = None) -> list[str]:
-    """The Deep Learning VM families stack.catalog knows that Google still makes available."""
-    today = today or date.today()
-    families = getattr(catalog, "DL_VM_FAMILIES", ())
-    return [family.name for family in families if getattr(family, "end_of_availability", today) > today]
-
-
 def _other_family_fix(context: Context, image: str) -> str:
-    source = IMAGES_PAGE
-    others = [family for family in current_families() if family != image]
+    source = catalog.DL_VM_IMAGES.url
+    others = [family for family in catalog.current_vm_families(date.today()) if family != image]
     if not others:
         return f"pick a current family from {source}, then pulumi config set vmImage FAMILY --stack {context.stack}"
     listed = f"current families in stack/catalog.py: {', '.join(others)}; Google's list: {source}"
@@ -49,33 +27,27 @@ def _other_family_fix(context: Context, image: str) -> str:
 
 def _image_url(context: Context, image: str) -> tuple[str, str]:
     """The compute.v1 URL that resolves `vmImage`, and how to name it in messages."""
-    compute = f"{context.endpoints.compute}/compute/v1/projects"
-    path = IMAGE_PATH.match(image)
-    if path and path["family"]:
-        return f"{compute}/{path['project']}/global/images/family/{path['family']}", image
-    if path:
-        return f"{compute}/{path['project']}/global/images/{path['image']}", image
-    project = catalog.DEEP_LEARNING_IMAGES_PROJECT
-    return f"{compute}/{project}/global/images/family/{image}", f"family {image} in {project}"
+    project, kind, name = catalog.parse_vm_image(image)
+    url = f"{context.endpoints.compute}/compute/v1/projects/{project}/global/images/"
+    url += f"family/{name}" if kind == "family" else name
+    described = image if image.startswith("projects/") else f"family {name} in {project}"
+    return url, described
 
 
-def check_vm_image(context: Context) -> Result:
-    name = "VM image"
-    settings = context.settings
-    assert settings is not None
-    if not settings.vm.enabled:
-        return skip(name, "not needed: vmEnabled is false")
+@only_when("VM image", lambda settings: settings.vm.enabled, "vmEnabled is false")
+def check_vm_image(context: Context, settings: Settings, name: str) -> Result:
     image = settings.vm.image
     url, described = _image_url(context, image)
-    try:
-        found = _client(context).get(url)
-    except GoogleApiError as error:
+
+    def known(error: GoogleApiError) -> Result:
         if error.is_not_found:
             return fail(name, f"vmImage {image!r}: {described} was not found (or all its images are deprecated)",
                         _other_family_fix(context, image))  # fmt: skip
         return warn(name, f"could not tell whether vmImage {image!r} resolves ({short(error)})")
-    except Unreachable as error:
-        return warn(name, f"could not reach Compute Engine: {error}")
+
+    found = ask_google(context, name, "Compute Engine", lambda: client_of(context).get(url), known=known)
+    if isinstance(found, Result):
+        return found
     state = (found.get("deprecated") or {}).get("state", "")
     resolved = f"vmImage {image!r} -> {found.get('name', '?')}"
     if state in ("OBSOLETE", "DELETED"):
@@ -89,12 +61,9 @@ def check_vm_image(context: Context) -> Result:
     return ok(name, f"{resolved} ({disk} GB)")
 
 
-def check_executor_image(context: Context) -> Result:
-    name = "executor image"
-    settings = context.settings
-    assert settings is not None
-    if not settings.builds_package:
-        return skip(name, "not needed: only trainingMode package runs on a prebuilt image")
+@only_when("executor image", lambda settings: settings.builds_package,
+           "only trainingMode package runs on a prebuilt image")  # fmt: skip
+def check_executor_image(context: Context, settings: Settings, name: str) -> Result:
     uri = settings.training.executor_image
     reference = IMAGE_REFERENCE.match(uri)
     if not reference:
@@ -102,20 +71,21 @@ def check_executor_image(context: Context) -> Result:
                     f"pulumi config set trainingExecutorImage HOST/PATH:TAG --stack {context.stack}")  # fmt: skip
     tag = reference["digest"] or reference["tag"] or "latest"
     url = f"{context.endpoints.registry_for(reference['host'])}/v2/{reference['path']}/manifests/{tag}"
-    try:
-        status = _client(context).head(url, {"Accept": MANIFEST_TYPES})
-    except Unreachable as error:
-        return warn(name, f"could not reach {reference['host']}: {error}")
+    status = ask_google(
+        context, name, reference["host"], lambda: client_of(context).head(url, {"Accept": MANIFEST_TYPES})
+    )
+    if isinstance(status, Result):
+        return status
     if status == 404:
         return fail(
             name,
             f"trainingExecutorImage {uri} does not exist",
             f"pulumi config set trainingExecutorImage IMAGE --stack {context.stack} with an image from "
-            f"{EXECUTORS_PAGE}, or trainingMode container",
+            f"{catalog.PREBUILT_TRAINING.url}, or trainingMode container",
         )
     if status != 200:
         return warn(name, f"could not tell whether {uri} exists (HTTP {status} from the registry)")
-    entry = catalog.executor_image_of(uri) if hasattr(catalog, "executor_image_of") else None
+    entry = catalog.executor_image_of(uri)
     if entry is not None and entry.end_of_availability <= date.today():
         return warn(name, f"{uri} exists, but Google's end of availability for it was {entry.end_of_availability}: "
                           "Vertex AI may refuse new jobs with it",

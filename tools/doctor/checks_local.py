@@ -6,6 +6,7 @@ import re
 import subprocess
 from collections.abc import Sequence
 
+from tools.doctor.common import settings_of
 from tools.doctor.context import Context, load_configuration
 from tools.doctor.report import Result, fail, ok, skip, warn
 
@@ -76,8 +77,7 @@ def check_configuration(context: Context) -> Result:
             else f"pulumi config set KEY VALUE --stack {context.stack} for each key above (see Pulumi.yaml)",
             problems=context.config_problems,
         )
-    settings = context.settings
-    assert settings is not None
+    settings = settings_of(context)
     return ok(
         name,
         f"stack {context.stack} ({where}): project {settings.project} (from {context.project_source}), "
@@ -85,21 +85,22 @@ def check_configuration(context: Context) -> Result:
     )
 
 
-def _builds_with_docker(context: Context) -> tuple[bool, str]:
-    settings = context.settings
-    assert settings is not None
-    builder = settings.trainer.image_builder
+def _why_no_docker(context: Context) -> str:
+    """Why this run needs no local Docker ("" when it does)."""
+    settings = settings_of(context)
+    if context.read_only:
+        return "not checked: --read-only (a preview builds no image)"
     if not settings.builds_image:
-        return False, "not needed: this configuration builds no image"
-    if builder != "docker":
-        return False, f"not needed: imageBuilder is {builder}"
-    return True, ""
+        return "not needed: this configuration builds no image"
+    if settings.trainer.image_builder != "docker":
+        return f"not needed: imageBuilder is {settings.trainer.image_builder}"
+    return ""
 
 
 def check_docker(context: Context) -> Result:
     name = "Docker"
-    needed, why_not = _builds_with_docker(context)
-    if not needed:
+    why_not = _why_no_docker(context)
+    if why_not:
         return skip(name, why_not)
     fix_cloud_build = USE_CLOUD_BUILD.format(stack=context.stack)
     docker = context.which("docker")

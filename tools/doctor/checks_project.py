@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from components.apis import BASE_SERVICES, required_services
-from providers.google_errors import GoogleApiError
+from tools.doctor.common import ask_google, client_of
 from tools.doctor.context import PROJECT, SETTINGS, Context
-from tools.doctor.google_http import GoogleClient, Unreachable, short
+from tools.doctor.google_http import short
 from tools.doctor.report import Result, fail, ok, warn
 
 CORE_SERVICES = ("cloudresourcemanager.googleapis.com", "serviceusage.googleapis.com")
@@ -14,17 +14,6 @@ BATCH_GET_LIMIT = 30  # serviceusage services.batchGet: "a maximum of 30 service
 
 def enable_core(project: str) -> str:
     return f"gcloud services enable {' '.join(CORE_SERVICES)} --project {project}"
-
-
-def consumer_of(error: GoogleApiError, default: str) -> str:
-    """The project an API is disabled in (ErrorInfo metadata `consumer`: projects/NUMBER), else `default`."""
-    consumer = error.error_info_metadata.get("consumer", "")
-    return consumer.removeprefix("projects/") or default
-
-
-def _client(context: Context) -> GoogleClient:
-    assert context.client is not None
-    return context.client
 
 
 def check_project(context: Context) -> Result:
@@ -37,20 +26,17 @@ def check_project(context: Context) -> Result:
         )
     project = context.project
     url = f"{context.endpoints.cloudresourcemanager}/v3/projects/{project}"
-    try:
-        found = _client(context).get(url)
-    except GoogleApiError as error:
-        if error.is_service_disabled:
-            consumer = consumer_of(error, project)
-            return fail(name, f"the Cloud Resource Manager API is not enabled in project {consumer}",
-                        enable_core(consumer))  # fmt: skip
-        return fail(
-            name,
-            f"{project} does not exist, or {context.identity} may not see it ({short(error)})",
+    found = ask_google(
+        context, name, "Cloud Resource Manager", lambda: client_of(context).get(url),
+        disabled=lambda consumer: fail(name, f"the Cloud Resource Manager API is not enabled in project {consumer}",
+                                       enable_core(consumer)),
+        known=lambda error: fail(
+            name, f"{project} does not exist, or {context.identity} may not see it ({short(error)})",
             f"check the ID with `gcloud projects list`, then pulumi config set gcp:project ID --stack {context.stack}",
-        )
-    except Unreachable as error:
-        return warn(name, f"could not reach Cloud Resource Manager: {error}")
+        ),
+    )  # fmt: skip
+    if isinstance(found, Result):
+        return found
     state = found.get("state", "STATE_UNSPECIFIED")
     if state == "DELETE_REQUESTED":
         return fail(
@@ -71,20 +57,17 @@ def check_billing(context: Context) -> Result:
     name = "billing"
     project = context.project
     url = f"{context.endpoints.cloudbilling}/v1/projects/{project}/billingInfo"
-    try:
-        info = _client(context).get(url)
-    except GoogleApiError as error:
-        if error.is_service_disabled:
-            consumer = consumer_of(error, project or "")
-            return warn(name, f"could not tell: the Cloud Billing API is not enabled in project {consumer}",
-                        f"gcloud services enable cloudbilling.googleapis.com --project {consumer}")  # fmt: skip
-        return warn(
-            name,
-            f"could not tell ({short(error)})",
-            f"look at https://console.cloud.google.com/billing/linkedaccount?project={project}",
-        )
-    except Unreachable as error:
-        return warn(name, f"could not reach Cloud Billing: {error}")
+
+    def disabled(consumer: str) -> Result:
+        return warn(name, f"could not tell: the Cloud Billing API is not enabled in project {consumer}",
+                    f"gcloud services enable cloudbilling.googleapis.com --project {consumer}")  # fmt: skip
+
+    info = ask_google(
+        context, name, "Cloud Billing", lambda: client_of(context).get(url), disabled=disabled,
+        fix=f"look at https://console.cloud.google.com/billing/linkedaccount?project={project}",
+    )  # fmt: skip
+    if isinstance(info, Result):
+        return info
     if info.get("billingEnabled"):
         return ok(name, f"enabled ({info.get('billingAccountName', 'billing account not shown')})")
     return fail(
@@ -99,7 +82,7 @@ def _service_states(context: Context, services: list[str]) -> dict[str, str]:
     states: dict[str, str] = {}
     for start in range(0, len(services), BATCH_GET_LIMIT):
         batch = services[start : start + BATCH_GET_LIMIT]
-        answer = _client(context).get(
+        answer = client_of(context).get(
             f"{context.endpoints.serviceusage}/v1/{parent}/services:batchGet",
             params=[("names", f"{parent}/services/{service}") for service in batch],
         )
@@ -111,16 +94,15 @@ def _service_states(context: Context, services: list[str]) -> dict[str, str]:
 def check_apis(context: Context) -> list[Result]:
     wanted = sorted(required_services(context.settings) if SETTINGS in context.facts else BASE_SERVICES)
     project = context.project or ""
-    try:
-        states = _service_states(context, sorted(set(wanted) | set(CORE_SERVICES)))
-    except GoogleApiError as error:
-        if error.is_service_disabled:
-            consumer = consumer_of(error, project)
-            return [fail("core APIs", f"the Service Usage API is not enabled in project {consumer}",
-                         enable_core(consumer))]  # fmt: skip
-        return [warn("core APIs", f"could not read the project's API states ({short(error)})")]
-    except Unreachable as error:
-        return [warn("core APIs", f"could not reach Service Usage: {error}")]
+    asked = sorted(set(wanted) | set(CORE_SERVICES))
+    states = ask_google(
+        context, "core APIs", "Service Usage", lambda: _service_states(context, asked),
+        disabled=lambda consumer: fail("core APIs", f"the Service Usage API is not enabled in project {consumer}",
+                                       enable_core(consumer)),
+        known=lambda error: warn("core APIs", f"could not read the project's API states ({short(error)})"),
+    )  # fmt: skip
+    if isinstance(states, Result):
+        return [states]
     context.service_states = states
     core_off = [service for service in CORE_SERVICES if states.get(service) != "ENABLED"]
     results = [

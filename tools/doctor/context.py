@@ -34,6 +34,8 @@ class Context:
     environ: Mapping[str, str]
     endpoints: Endpoints
     timeout_seconds: float = 10.0
+    # --read-only: check for the CI previewer (a preview with refresh) instead of for `make up`.
+    read_only: bool = False
     stack_config: dict[str, str] = field(default_factory=dict)
     stack_file_found: bool = False
     project: str | None = None

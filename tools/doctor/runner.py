@@ -1,11 +1,14 @@
 """The checks in order, each run only when what it needs was established, and the command line.
 
-    python -m tools.doctor [--stack dev] [--json]
+    python -m tools.doctor [--stack dev] [--json] [--read-only]
 
 A preflight of `make up` against the user's own project and machine. It only reads (GET, HEAD and
 testIamPermissions), every call has a timeout and at most one retry, and it exits 1 when a check
 fails. A check that needs what an earlier one found missing (credentials, the project) is not run;
 the runner says so in one line per missing thing.
+
+--read-only checks for what a `pulumi preview --refresh` needs instead (CI's read-only previewer,
+as drift.yml runs it): the previewer role's permissions, read access to the state, and no Docker.
 """
 
 from __future__ import annotations
@@ -96,6 +99,7 @@ def run(
     environ: Mapping[str, str] | None = None,
     root: Path = schema.PROJECT_DIR,
     timeout_seconds: float = 10.0,
+    read_only: bool = False,
 ) -> list[Result]:
     """Every check for `stack`; `endpoints` is where the Google APIs are (tests pass a loopback fake)."""
     context = Context(
@@ -104,6 +108,7 @@ def run(
         environ=dict(os.environ if environ is None else environ),
         endpoints=endpoints,
         timeout_seconds=timeout_seconds,
+        read_only=read_only,
     )
     return run_checks(context)
 
@@ -119,16 +124,22 @@ def main(
     parser = argparse.ArgumentParser(prog="python -m tools.doctor", description=(__doc__ or "").split("\n")[0])
     parser.add_argument("--stack", default=(environ or os.environ).get("STACK", "dev"), help="the stack (default dev)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument(
+        "--read-only",
+        action="store_true",
+        help="check for a read-only preview (CI's previewer) instead of for make up: read permissions only, no Docker",
+    )
     args = parser.parse_args(argv)
     if out is None:
         out = sys.stdout
         # A detail quoted from Google may hold what a plain terminal cannot print: never crash on it.
         if hasattr(out, "reconfigure"):
             out.reconfigure(errors="replace")
-    results = run(args.stack, endpoints=endpoints, environ=environ, root=root)
+    results = run(args.stack, endpoints=endpoints, environ=environ, root=root, read_only=args.read_only)
     if args.json:
         print(as_json(results), file=out)
     else:
-        print(f"make doctor: stack {args.stack}", file=out)
+        mode = " (read-only: what a preview needs)" if args.read_only else ""
+        print(f"make doctor: stack {args.stack}{mode}", file=out)
         print(as_text(results, getattr(out, "encoding", None) or "utf-8"), file=out)
     return exit_code(results)
