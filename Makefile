@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 STACK ?= dev
 # SKIP_DOCTOR=1 make up  skips the preflight against your project (make doctor).
 SKIP_DOCTOR ?=
+# DOCTOR_FLAGS=--read-only  checks only what a preview needs (the CI previewer's drift check).
+DOCTOR_FLAGS ?=
 POLICY := --policy-pack policy --policy-pack-config policy/config.json
 
 .PHONY: up preview destroy doctor ready test venv test-venv policy-venv stack snapshot train-local bench bench-serve lint clean
@@ -46,6 +48,8 @@ policy-venv: policy/.venv/.installed
 # checkout's stacks live in (never switched silently; see tools/preflight.py).
 BACKEND = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK))
 PROJECT = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK) --print project)
+# The backend goes to each command, never through `pulumi login`: your CLI's own login stays as it was.
+PULUMI = PULUMI_BACKEND_URL="$(BACKEND)" pulumi
 
 ready:
 	@$(PYTHON_BOOT) tools/preflight.py --stack $(STACK) >/dev/null
@@ -53,24 +57,23 @@ ready:
 
 # A read-only preflight against your project: credentials, billing, APIs, permissions, quota, images.
 doctor: ready
-	PULUMI_BACKEND_URL="$(BACKEND)" GCP_PROJECT="$(PROJECT)" $(PY) -m tools.doctor --stack $(STACK)
+	PULUMI_BACKEND_URL="$(BACKEND)" GCP_PROJECT="$(PROJECT)" $(PY) -m tools.doctor --stack $(STACK) $(DOCTOR_FLAGS)
 
 stack: ready
 	@mkdir -p .pulumi-state
-	pulumi login "$(BACKEND)"
-	pulumi stack select --create $(STACK)
-	@pulumi config get gcp:project --stack $(STACK) >/dev/null 2>&1 || pulumi config set gcp:project "$(PROJECT)" --stack $(STACK)
+	$(PULUMI) stack select --create $(STACK)
+	@$(PULUMI) config get gcp:project --stack $(STACK) >/dev/null 2>&1 || $(PULUMI) config set gcp:project "$(PROJECT)" --stack $(STACK)
 
 up: ready
 	@if [ -z "$(SKIP_DOCTOR)" ]; then $(MAKE) --no-print-directory doctor; fi
 	@$(MAKE) --no-print-directory stack
-	pulumi up --stack $(STACK) $(POLICY)
+	$(PULUMI) up --stack $(STACK) $(POLICY)
 
 preview: stack
-	pulumi preview --diff --stack $(STACK) $(POLICY)
+	$(PULUMI) preview --diff --stack $(STACK) $(POLICY)
 
 destroy: stack
-	pulumi destroy --stack $(STACK)
+	$(PULUMI) destroy --stack $(STACK)
 
 # The whole offline suite: no cloud, no Docker daemon, no Pulumi CLI needed.
 # pytest exits 5 when it collects nothing: that is a failure here, never a pass.

@@ -105,6 +105,8 @@ def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change)
         "data/sample/extra.csv",
         "runs/local/checkpoint.pt",
         "trainer.egg-info/PKG-INFO",
+        ".venv/lib/python3.11/site.py",
+        "notes.txt",
     ],
 )
 def test_context_hash_ignores_dockerignored_files(trainer_copy, ignored_file):

@@ -150,7 +150,29 @@ def test_drift_runs_weekly_and_on_demand_with_make_doctor():
     workflow = load("drift.yml")
     assert set(workflow["on"]) == {"schedule", "workflow_dispatch"}
     assert workflow["on"]["schedule"][0]["cron"].split()[4] == "1"  # weekly, on Mondays
-    assert any("make doctor" in s.get("run", "") for s in steps(workflow))
+    (doctor,) = [s["run"] for s in steps(workflow) if "make doctor" in s.get("run", "")]
+    # The previewer may only read: the full doctor would fail on what only `make up` needs.
+    assert "DOCTOR_FLAGS=--read-only" in doctor
+
+
+def dry_run(*targets: str) -> list[str]:
+    """The commands `make -n` would run (recipes that call $(MAKE) still recurse, also dry)."""
+    done = subprocess.run(["make", "-n", *targets], cwd=ROOT, capture_output=True, text=True, timeout=60, check=True)
+    return done.stdout.splitlines()
+
+
+def test_make_passes_the_doctor_flags_through():
+    (doctor,) = [line for line in dry_run("doctor", "DOCTOR_FLAGS=--read-only") if "-m tools.doctor" in line]
+    assert doctor.endswith("-m tools.doctor --stack dev --read-only")
+
+
+def test_make_never_changes_the_users_pulumi_login():
+    commands = [line for line in dry_run("up", "SKIP_DOCTOR=1") if "pulumi " in line]
+    assert any(" pulumi up --stack dev " in line for line in commands)
+    assert not [line for line in commands if "pulumi login" in line]
+    for line in commands:
+        for call in line.split("|| "):
+            assert call.startswith('PULUMI_BACKEND_URL="$(python3 tools/preflight.py --stack dev)" pulumi '), call
 
 
 def test_preview_comments_on_the_pr_and_skips_forks():
