@@ -84,7 +84,7 @@ def _manifest_routes() -> list[Route]:
 
 
 def default_families() -> dict[tuple[str, str], dict[str, Any]]:
-    families = getattr(catalog, "DL_VM_FAMILIES", ())
+    families = catalog.DL_VM_FAMILIES
     return {
         (catalog.DEEP_LEARNING_IMAGES_PROJECT, family.name): {
             "name": f"{family.name}-v20261101",
@@ -97,8 +97,11 @@ def default_families() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 def default_manifests() -> set[str]:
-    images = getattr(catalog, "EXECUTOR_IMAGES", ())
-    return {image.uri(region) for image in images for region in ("europe-west1", "us-central1", "asia-east1")}
+    return {
+        image.uri(region)
+        for image in catalog.EXECUTOR_IMAGES
+        for region in ("europe-west1", "us-central1", "asia-east1")
+    }
 
 
 def default_vertex_limits() -> dict[str, int]:
@@ -156,6 +159,8 @@ class FakeGoogleApis(LoopbackApi):
     # APIs disabled in the consumer (quota) project: every call to them answers SERVICE_DISABLED.
     disabled_apis: set[str] = field(default_factory=set)
     denied_permissions: set[str] = field(default_factory=set)
+    # The caller's project permissions when it holds only some (None: all but denied_permissions).
+    held_permissions: set[str] | None = None
     region_quotas: dict[str, tuple[float, float]] = field(
         default_factory=lambda: {"CPUS": (24, 0), "E2_CPUS": (24, 2), "NVIDIA_T4_GPUS": (1, 0)}
     )
@@ -165,8 +170,10 @@ class FakeGoogleApis(LoopbackApi):
     images: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
     manifests: set[str] = field(default_factory=default_manifests)
     buckets: dict[str, int] = field(default_factory=dict)  # name -> 200, or the status every call answers
+    # The caller's permissions on every existing bucket (a bucket GET needs storage.buckets.get).
     bucket_permissions: set[str] = field(
         default_factory=lambda: {
+            "storage.buckets.get",
             "storage.objects.get",
             "storage.objects.list",
             "storage.objects.create",
@@ -228,7 +235,8 @@ class FakeGoogleApis(LoopbackApi):
             return invalid_body_error(problems)
         if not self._is_project(params["resource"]):
             return self._denied(f"project {params['resource']}")
-        held = [permission for permission in asked if permission not in self.denied_permissions]
+        held = [p for p in asked if p not in self.denied_permissions
+                and (self.held_permissions is None or p in self.held_permissions)]  # fmt: skip
         return 200, {"permissions": held} if held else {}
 
     def _billing_getBillingInfo(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
@@ -323,7 +331,14 @@ class FakeGoogleApis(LoopbackApi):
         return status, google_error(status, messages.get(status, "injected"))
 
     def _storage_buckets_get(self, params: dict[str, str], _query: Any, _body: Any) -> tuple[int, Any]:
-        return self._bucket_status(params["bucket"]) or (200, {"name": params["bucket"]})
+        refused = self._bucket_status(params["bucket"])
+        if refused:
+            return refused
+        if "storage.buckets.get" not in self.bucket_permissions:
+            return 403, google_error(403, "The caller does not have storage.buckets.get access to the Google "
+                                          "Cloud Storage bucket. Permission 'storage.buckets.get' denied on "
+                                          "resource (or it may not exist).")  # fmt: skip
+        return 200, {"name": params["bucket"]}
 
     def _storage_buckets_testIamPermissions(
         self, params: dict[str, str], query: dict[str, list[str]], _b: Any
