@@ -55,9 +55,11 @@ ready:
 	@$(PYTHON_BOOT) tools/preflight.py --stack $(STACK) >/dev/null
 	@$(MAKE) --no-print-directory venv policy-venv
 
-# A read-only preflight against your project: credentials, billing, APIs, permissions, quota, images.
-doctor: ready
-	PULUMI_BACKEND_URL="$(BACKEND)" GCP_PROJECT="$(PROJECT)" $(PY) -m tools.doctor --stack $(STACK) $(DOCTOR_FLAGS)
+# A read-only preflight against your project: the Pulumi CLI, credentials, billing, APIs, permissions,
+# quota, images, the state backend. It finds the project and backend as make does, and reports what is
+# missing (the CLI included) as one line each, so it needs only the virtual environment.
+doctor: venv
+	$(PY) -m tools.doctor --stack $(STACK) $(DOCTOR_FLAGS)
 
 stack: ready
 	@mkdir -p .pulumi-state

@@ -73,8 +73,8 @@ def resolve_project(stack: str, env: dict[str, str], root: Path = ROOT, path: st
     return project
 
 
-def resolve_backend(env: dict[str, str], root: Path = ROOT) -> str:
-    """The backend to use; records it in `.pulumi-backend` the first time."""
+def resolve_backend(env: dict[str, str], root: Path = ROOT, record: bool = True) -> str:
+    """The backend to use; records it in `.pulumi-backend` the first time (unless `record` is false)."""
     recorded_file = root / BACKEND_FILE
     recorded = recorded_file.read_text().strip() if recorded_file.is_file() else ""
     wanted = env.get("PULUMI_BACKEND_URL", "").strip()
@@ -85,7 +85,7 @@ def resolve_backend(env: dict[str, str], root: Path = ROOT) -> str:
             f"(pulumi stack export / import) and then write {wanted} into {BACKEND_FILE}."
         )
     backend = wanted or recorded or LOCAL_BACKEND.format(root=root)
-    if not recorded:
+    if record and not recorded:
         recorded_file.write_text(backend + "\n")
     return backend
 

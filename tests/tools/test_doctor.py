@@ -349,6 +349,23 @@ def test_a_gcs_state_backend_must_be_readable(status, symbol, text, fake, bin_di
     assert code == (0 if status == 200 else 1)
 
 
+def test_the_backend_is_the_one_make_would_use_and_the_doctor_records_nothing(
+    fake, bin_dir, root, tmp_path, service_account
+):
+    env = environment(bin_dir, tmp_path, PULUMI_BACKEND_URL="gs://state-bucket/prefix")
+    fake.buckets = {"state-bucket": 200}
+    recorded = root / ".pulumi-backend"
+    recorded.unlink(missing_ok=True)
+
+    code, _ = doctor(fake, root, env)
+    assert code == 0 and not recorded.exists()
+
+    recorded.write_text("gs://other-state\n")
+    code, output = doctor(fake, root, env)
+    backend = line(output, "state backend")
+    assert code == 1 and backend.startswith("✗") and "this checkout's stacks live in gs://other-state" in backend
+
+
 def test_pulumi_cloud_needs_a_login(fake, bin_dir, root, tmp_path, service_account):
     env = environment(bin_dir, tmp_path, PULUMI_BACKEND_URL="https://api.pulumi.com")
 

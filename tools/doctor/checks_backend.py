@@ -24,19 +24,11 @@ STATE_WRITE_ROLE, STATE_READ_ROLE = "roles/storage.objectAdmin", "roles/storage.
 PULUMI_CLOUD = ("https://api.pulumi.com", "https://app.pulumi.com")
 
 
-def backend_url(context: Context) -> str:
-    """As tools/preflight.py resolves it for make, without recording anything."""
-    recorded_file = context.root / preflight.BACKEND_FILE
-    recorded = recorded_file.read_text().strip() if recorded_file.is_file() else ""
-    return (
-        context.environ.get("PULUMI_BACKEND_URL", "").strip()
-        or recorded
-        or preflight.LOCAL_BACKEND.format(root=context.root)
-    )
-
-
 def check_backend(context: Context) -> list[Result]:
-    url = backend_url(context)
+    try:  # as make resolves it, without recording anything
+        url = preflight.resolve_backend(context.environ, context.root, record=False)
+    except preflight.PreflightError as conflict:
+        return [fail(NAME, "PULUMI_BACKEND_URL is not the backend this checkout recorded", str(conflict))]
     if url.startswith("gs://"):
         return [_check_bucket(context, url)]
     if url.startswith("file://"):
