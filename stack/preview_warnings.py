@@ -30,6 +30,9 @@ def of(settings: Settings, today: date | None = None) -> list[str]:
         warnings += _gpu(gpu, "trainingGpuType", today)
     if settings.serving.enabled:
         warnings += _serving_model(settings)
+    elif settings.serving.off_because:
+        warnings.append(f"servingEnabled: serving is off: {settings.serving.off_because} (servingEnabled false "
+                        "says so and silences this)")  # fmt: skip
     return warnings
 
 

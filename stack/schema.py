@@ -1,14 +1,19 @@
 """The configuration schema: `Pulumi.yaml`'s `config:` block is the one source of every project
 key, its type, its default and its description.
 
-The Pulumi CLI applies these defaults itself, but the SDK (and so the program under test) sees
-only the keys a stack sets; the program reads the same file at run time so that there is no
-second copy of a default anywhere.
+The program reads the same file at run time so that there is no second copy of a default anywhere.
+It sees the defaults twice over: `pulumi up` and `pulumi preview` hand the program every declared key,
+the ones a stack does not set filled in from their defaults (`cli_config`), while the SDK on its own
+(mocks, the automation API without a project file) passes only the keys a stack sets. The settings
+must not depend on which: a key counts as set only when its value differs from its default
+(`is_default`).
 """
 
 from __future__ import annotations
 
 import difflib
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -30,7 +35,8 @@ class Key:
     name: str
     default: Any
     description: str
-    # The schema's `type`; None for structured keys (objects, or either an object or a list).
+    # The schema's `type`; None for structured keys (objects, or either an object or a list) and for
+    # counts whose default is "unset" ("").
     type: str | None = None
 
     @property
@@ -60,6 +66,38 @@ def keys() -> dict[str, Key]:
 
 def default(name: str) -> Any:
     return keys()[name].default
+
+
+def cli_rendering(name: str) -> str:
+    """The default of `name` as the Pulumi CLI passes it to a program whose stack does not set the key.
+
+    pulumi/pulumi sdk/go/common/workspace (mergeConfig, createConfigValue): a primitive default
+    becomes Go's `%v` text ("false", "0", the string itself), a structured one its JSON.
+    """
+    value = default(name)
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    return json.dumps(value, separators=(",", ":"), sort_keys=True)
+
+
+def cli_config(values: Mapping[str, str], namespace: str | None = None) -> dict[str, str]:
+    """`values` (keys as `namespace:key`) plus every declared key it lacks at its default, as the CLI hands them."""
+    namespace = namespace or project_name()
+    return {**{f"{namespace}:{name}": cli_rendering(name) for name in keys()}, **values}
+
+
+def is_default(name: str, text: str) -> bool:
+    """Whether the raw value `text` of `name` is its default (as the CLI or a stack writes it)."""
+    expected = default(name)
+    if isinstance(expected, str):
+        return text == expected
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError:
+        return False
+    return type(parsed) is type(expected) and parsed == expected
 
 
 def suggestion(name: str) -> str | None:

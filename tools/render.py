@@ -261,18 +261,23 @@ class RecordingMonitor(mocks.MockMonitor):
             request.object.CopyFrom(_sync_await(rpc.serialize_properties(props, {})))
 
 
-def stack_config(overrides: dict[str, Any] | None = None, stack_file: str = "Pulumi.dev.yaml") -> dict[str, str]:
-    """The stack file's config plus `gcp:project` plus overrides; bare keys are project keys."""
+def stack_config(
+    overrides: dict[str, Any] | None = None, stack_file: str = "Pulumi.dev.yaml", cli_defaults: bool = True
+) -> dict[str, str]:
+    """The stack file's config plus `gcp:project` plus overrides (bare keys are project keys; None unsets
+    one); with `cli_defaults`, every project key the stack does not set at its default, as `pulumi up`
+    passes them (stack.schema.cli_config)."""
     config: dict[str, Any] = dict(yaml.safe_load((ROOT / stack_file).read_text()).get("config") or {})
     config.setdefault("gcp:project", TEST_PROJECT)
     for key, value in (overrides or {}).items():
         config[key if ":" in key else f"{PROJECT_NAME}:{key}"] = value
     namespaced = {key if ":" in key else f"{PROJECT_NAME}:{key}": value for key, value in config.items()}
-    return {
+    given = {
         key: value if isinstance(value, str) else json.dumps(value)
         for key, value in namespaced.items()
         if value is not None
     }
+    return schema.cli_config(given, PROJECT_NAME) if cli_defaults else given
 
 
 def render(
@@ -283,8 +288,12 @@ def render(
     *,
     missing_images: Iterable[str] = (),
     image_disk_gb: int = 50,
+    cli_defaults: bool = True,
 ) -> Rendered:
     """Run `__main__.py` with the dev stack's config (plus overrides) and record what it declares.
+
+    With `cli_defaults` (as `pulumi up` runs it) the program sees every project key, the unset ones at their
+    defaults; without, only the keys the stack sets (as the SDK alone passes them).
 
     Exceptions raised by the program (e.g. `ConfigError`) propagate to the caller.
     """
@@ -294,7 +303,7 @@ def render(
         asyncio.set_event_loop(asyncio.new_event_loop())
         stack_mocks = StackMocks(frozenset(missing_images), image_disk_gb)
         monitor = RecordingMonitor(stack_mocks)
-        pulumi.runtime.set_all_config(stack_config(overrides, stack_file))
+        pulumi.runtime.set_all_config(stack_config(overrides, stack_file, cli_defaults))
         pulumi.runtime.set_mocks(stack_mocks, PROJECT_NAME, stack_name, preview=preview, monitor=monitor)
         settings.set_root_resource(None)
         holder: dict[str, Any] = {}

@@ -37,7 +37,7 @@ def read_location(read: Reader, gcp_config) -> tuple[str, str]:
     """gcp:region and gcp:zone, the zone inside the region."""
     region = gcp_config("region") or "europe-west1"
     zone = gcp_config("zone") or f"{region}-b"
-    if read.check(bool(REGION.match(region)), "gcp:region", region, "a region looks like europe-west1"):
+    if read.check_final(bool(REGION.match(region)), "gcp:region", region, "a region looks like europe-west1"):
         read.check(
             zone.startswith(region + "-") and len(zone) == len(region) + 2,
             "gcp:zone",
@@ -138,7 +138,8 @@ def read_labels(read: Reader) -> dict[str, str]:
         not reserved,
         "labels",
         labels,
-        f"{', '.join(map(str, reserved))} are set by the stack (reserved: {', '.join(sorted(RESERVED_LABELS))}, goog*)",
+        f"label(s) {', '.join(map(str, reserved))}: set by the stack (reserved: {', '.join(sorted(RESERVED_LABELS))}, "
+        "goog*)",
     )
     read.check(
         len(labels) <= MAX_EXTRA_LABELS,

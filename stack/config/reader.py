@@ -39,12 +39,26 @@ class Reader:
     def __init__(self, raw: Callable[[str], str | None], problems: list[str]):
         self._raw = raw
         self.problems = problems
-        # Keys whose value had the wrong type: reported once, never judged again by their stand-in default.
-        self._mistyped: set[str] = set()
+        # Keys already reported as unusable (wrong type, malformed): never judged again by another rule.
+        self._reported: set[str] = set()
 
     def given(self, key: str) -> bool:
-        """Whether the stack sets `key` (as opposed to leaving it at its default)."""
-        return self._raw(key) is not None
+        """Whether the stack sets `key` to something other than its default. The CLI passes every
+        default as a value (stack.schema), so a value equal to the default counts as not set."""
+        text = self._raw(key)
+        return text is not None and not schema.is_default(key, text)
+
+    def count(self, key: str) -> int | None:
+        """A count whose default is "" (unset: someone else's count applies): None, or a whole number."""
+        text = self._raw(key)
+        if text is None or not text.strip():
+            return None
+        number = as_number(text)
+        if isinstance(number, int) and not isinstance(number, bool):
+            return number
+        self.problems.append(f"{key} {text!r}: must be a whole number (or empty for the default)")
+        self._reported.add(key)
+        return None
 
     def structured(self, key: str) -> Any:
         """A key without a schema type (an object or a list): its parsed value, or the default."""
@@ -71,11 +85,17 @@ class Reader:
         if isinstance(parsed, expected) and (expected is bool or not isinstance(parsed, bool)):
             return parsed
         self.problems.append(f"{key} {text!r}: must be {_KIND[expected]}")
-        self._mistyped.add(key)
+        self._reported.add(key)
         return default
 
+    def check_final(self, ok: bool, key: str, value: Any, rule: str) -> bool:
+        """`check`, and when it fails no other rule judges `key` (its value means nothing to them)."""
+        if not self.check(ok, key, value, rule):
+            self._reported.add(key)
+        return ok
+
     def check(self, ok: bool, key: str, value: Any, rule: str) -> bool:
-        if key in self._mistyped:
+        if key in self._reported:
             return False
         if not ok:
             self.problems.append(f"{key} {value!r}: {rule}")

@@ -19,6 +19,7 @@ class ServingSettings:
     max_instances: int
     model_uri: str  # empty: the model of the training run the stack declares
     deletion_protection: bool
+    off_because: str = ""  # why serving is off although servingEnabled is true
 
 
 def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) -> ServingSettings:
@@ -28,16 +29,17 @@ def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) ->
         "a gs://BUCKET/PATH model directory (empty serves the stack's own training run)",
     )  # fmt: skip
     wanted = read.value("servingEnabled")
-    # On by default wherever it can work; asked for explicitly where it cannot, it is an error.
+    # On by default wherever it can work. The CLI passes the default `true` like a value a stack sets, so
+    # where serving cannot work it is off, with the reason (stack.preview_warnings prints it).
     possible = bundled_trainer and (training_enabled or bool(model_uri))
-    if wanted and not possible and read.given("servingEnabled"):
-        reason = (
+    off_because = ""
+    if wanted and not possible:
+        off_because = (
             "the model server is part of the stack's own trainer (trainerSource training); serve your own model "
             "yourself"
             if not bundled_trainer
-            else "there is no model: enable training or set servingModelUri"
+            else "there is no model to serve: enable training or set servingModelUri"
         )
-        read.check(False, "servingEnabled", wanted, reason)
     minimum, maximum = read.value("servingMinInstances"), read.value("servingMaxInstances")
     read.check(
         0 <= minimum <= catalog.CLOUD_RUN_MAX_INSTANCES,
@@ -51,6 +53,7 @@ def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) ->
     )  # fmt: skip
     return ServingSettings(
         enabled=bool(wanted and possible),
+        off_because=off_because,
         public=read.value("servingPublic"),
         min_instances=minimum,
         max_instances=maximum,

@@ -67,14 +67,14 @@ def read_training(read: Reader, region: str, bundled_trainer: bool) -> TrainingS
             bool(MACHINE_TYPE.match(machine_type)), "trainingMachineType", machine_type,
             "a machine type such as n1-standard-4 (required with trainingScaleTier CUSTOM)",
         )  # fmt: skip
-    # 0 in Pulumi.yaml means "the tier's"; a 0 that a stack sets is a mistake, not a request for the default.
-    replica_count = read.value("trainingReplicaCount") if read.given("trainingReplicaCount") else None
+    # Empty (the default) means "the tier's"; a 0 that a stack sets is a mistake, not a request for the default.
+    replica_count = read.count("trainingReplicaCount")
     replica_count = replica_count if replica_count is not None else (tier.replica_count if tier else 1)
     read.check(1 <= replica_count <= 100, "trainingReplicaCount", replica_count, "between 1 and 100")
     gpu_type = read.value("trainingGpuType") or (tier.gpu_type if tier else "")
-    gpu_count = read.value("trainingGpuCount") if read.given("trainingGpuCount") else (tier.gpu_count if tier else 0)
-    if gpu_type and not gpu_count and not read.given("trainingGpuCount"):
-        gpu_count = 1
+    gpu_count = read.count("trainingGpuCount")
+    if gpu_count is None:
+        gpu_count = (tier.gpu_count if tier else 0) or (1 if gpu_type else 0)
     check_gpu(read, gpu_type, gpu_count, machine_type, ("trainingGpuType", "trainingGpuCount"), compute_engine=False)
 
     timeout_text = read.value("trainingTimeout")

@@ -16,10 +16,15 @@ COURSE_TRAIN_FILES = ["gs://cloud-samples-data/ai-platform/chicago_taxi/training
 COURSE_EVAL_FILES = ["gs://cloud-samples-data/ai-platform/chicago_taxi/training/small/taxi_trips_eval.csv"]
 
 GCP_DEV = {"project": TEST_PROJECT, "region": "europe-west1", "zone": "europe-west1-b"}
+PROJECT = schema.project_name()
 
 
-def settings_from(project_values: dict, gcp_values: dict = GCP_DEV, stack: str = "dev"):
+def settings_from(project_values: dict, gcp_values: dict = GCP_DEV, stack: str = "dev", cli_defaults: bool = True):
+    """Settings as `pulumi up` would load them: unset keys at their defaults, as the CLI passes them."""
     raw = {key: value if isinstance(value, str) else json.dumps(value) for key, value in project_values.items()}
+    if cli_defaults:
+        config = schema.cli_config({f"{PROJECT}:{key}": value for key, value in raw.items()})
+        raw = {key.removeprefix(f"{PROJECT}:"): value for key, value in config.items()}
     return load_settings(raw.get, gcp_values.get, stack, set_keys=raw)
 
 
@@ -194,8 +199,8 @@ BAD_VALUES = [
     ({"encryptionKey": "create", "bucketLocation": "EU"}, "bucketLocation must be gcp:region"),
     ({"labels": {"Team": "ml"}}, "labels.Team 'Team'"),
     ({"labels": {"team": "ML Team"}}, "labels.team 'ML Team'"),
-    ({"labels": {"stack": "prod"}}, "stack are set by the stack"),
-    ({"labels": {"goog-x": "y"}}, "goog-x are set by the stack"),
+    ({"labels": {"stack": "prod"}}, "label(s) stack: set by the stack"),
+    ({"labels": {"goog-x": "y"}}, "label(s) goog-x: set by the stack"),
     ({"labels": {f"k{i}": "v" for i in range(59)}}, "labels '59 labels': at most 58"),
     ({"bucketName": ".".join(["a" * 60] * 4)}, "bucketName"),
     ({"imageKeepCount": 1001}, "imageKeepCount 1001"),
@@ -238,7 +243,6 @@ BAD_VALUES = [
     ({"servingMaxInstances": 0}, "servingMaxInstances 0"),
     ({"servingMinInstances": 4, "servingMaxInstances": 3}, "servingMaxInstances 3: between 1 and 100, and at least"),
     ({"servingModelUri": "/models/x"}, "servingModelUri '/models/x'"),
-    ({"servingEnabled": True, "trainingEnabled": False}, "servingEnabled True: there is no model"),
 ]
 
 
@@ -336,6 +340,11 @@ def test_a_gpu_type_alone_means_one_gpu():
     assert (training.gpu_type, training.gpu_count) == ("NVIDIA_TESLA_T4", 1)
 
 
+def test_a_malformed_region_is_named_once():
+    problems = [p for p in problems_of({}, {**GCP_DEV, "region": "europe-west"}) if p.startswith("gcp:region")]
+    assert problems == ["gcp:region 'europe-west': a region looks like europe-west1"]
+
+
 def test_training_needs_a_region_with_vertex_ai():
     problems = problems_of({}, {**GCP_DEV, "region": "mars-north1", "zone": "mars-north1-a"})
     assert any(
@@ -382,8 +391,6 @@ def test_your_own_trainer_needs_what_its_mode_builds(tmp_path):
                for p in problems_of({"trainerSource": str(source), "trainingMode": "package"}))  # fmt: skip
     assert any("give the trainer's arguments as a list of strings" in p
                for p in problems_of({"trainerSource": str(source), "trainingArgs": {"numEpochs": 3}}))  # fmt: skip
-    assert any("serve your own model yourself" in p
-               for p in problems_of({"trainerSource": str(source), "servingEnabled": True}))  # fmt: skip
 
 
 def test_a_relative_trainer_source_is_relative_to_the_project():
@@ -392,7 +399,11 @@ def test_a_relative_trainer_source_is_relative_to_the_project():
 
 
 def test_serving_follows_training_unless_a_model_is_given():
-    assert not settings_from({"trainingEnabled": False}).serving.enabled
+    # servingEnabled true (the default, which the CLI passes like any value) cannot serve without a model:
+    # serving is off, with the reason for the preview's warning.
+    for values in ({"trainingEnabled": False}, {"trainingEnabled": False, "servingEnabled": True}):
+        serving = settings_from(values).serving
+        assert not serving.enabled and serving.off_because.startswith("there is no model to serve")
     served = settings_from({"trainingEnabled": False, "servingModelUri": "gs://models-bucket/run-7/model"}).serving
     assert served.enabled and served.model_uri == "gs://models-bucket/run-7/model"
     assert not settings_from({"servingEnabled": False}).serving.enabled
@@ -433,3 +444,43 @@ def test_config_errors_reach_the_user_without_a_traceback():
     import pulumi
 
     assert issubclass(ConfigError, pulumi.RunError)
+
+
+# --- what `pulumi up` hands the program: every project key, unset ones at their defaults -----------------
+
+CLI_CONFIGS = [
+    {},
+    {"trainingScaleTier": "BASIC_GPU"},
+    {"trainingScaleTier": "STANDARD_1"},
+    {"trainingGpuType": "NVIDIA_TESLA_T4", "trainingMachineType": "n1-standard-8"},
+    {"trainingEnabled": False},
+    {"trainingMode": "package", "githubRepository": "octo/repo", "encryptionKey": "create"},
+    {"trainerSource": "examples/shapes", "trainingArgs": ["--epochs", "2"]},
+]
+
+
+def test_the_cli_renders_defaults_as_go_prints_them():
+    """pulumi/pulumi workspace.createConfigValue: primitives with %v, structures as JSON."""
+    assert schema.cli_rendering("destroyData") == "false" and schema.cli_rendering("vmEnabled") == "true"
+    assert schema.cli_rendering("vmDiskSizeGb") == "100" and schema.cli_rendering("vmImage") == schema.default(
+        "vmImage"
+    )
+    assert json.loads(schema.cli_rendering("trainingArgs")) == schema.default("trainingArgs")
+    assert schema.cli_rendering("labels") == "{}"
+    for key in schema.keys():
+        assert schema.is_default(key, schema.cli_rendering(key)), key
+
+
+@pytest.mark.parametrize("values", CLI_CONFIGS, ids=range(len(CLI_CONFIGS)))
+def test_settings_do_not_depend_on_whether_the_cli_filled_in_the_defaults(values):
+    assert settings_from(values, cli_defaults=True) == settings_from(values, cli_defaults=False)
+
+
+def test_the_tiers_counts_apply_unless_a_stack_sets_its_own():
+    assert settings_from({"trainingScaleTier": "STANDARD_1"}).training.replica_count == 5
+    assert settings_from({"trainingScaleTier": "STANDARD_1", "trainingReplicaCount": 2}).training.replica_count == 2
+    # `pulumi config set trainingReplicaCount 3` stores the string "3"; `--path` stores the number.
+    assert settings_from({"trainingReplicaCount": "3"}).training.replica_count == 3
+    assert settings_from({"trainingScaleTier": "BASIC_GPU"}).training.gpu_count == 1
+    assert settings_from({"trainingScaleTier": "BASIC_GPU", "trainingGpuCount": 2}).training.gpu_count == 2
+    assert "trainingGpuCount 'two': must be a whole number" in problems_of({"trainingGpuCount": "two"})[0]

@@ -106,7 +106,8 @@ def load_configuration(context: Context) -> None:
         context.stack_config = read_stack_config(context.stack_file)
     resolve_project(context)
     prefix = f"{schema.project_name()}:"
-    values = dict(context.stack_config)
+    # As `pulumi up` hands them to the program: unset project keys at their defaults.
+    values = schema.cli_config(context.stack_config)
     if context.project:
         values["gcp:project"] = context.project
     try:
