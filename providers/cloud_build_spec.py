@@ -15,7 +15,7 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from providers import rest
-from providers.dynamic_base import RestInputs
+from providers.dynamic_base import RestInputs, blocking_problems
 from stack.naming import BUCKET_CHARS, PROJECT_ID
 
 DEFAULT_ENDPOINT = "https://cloudbuild.googleapis.com"
@@ -221,9 +221,9 @@ class BuildInputs(RestInputs):
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> BuildInputs:
         """From the provider's property bag (inputs, or outputs that carry them); absent == None."""
-        problems = check_inputs(props)
+        problems = blocking_problems(check_inputs(props), cls.LOCATION_FIELD)
         if problems:
-            raise ValueError("; ".join(problem for _, problem in problems))
+            raise ValueError("; ".join(problems))
         present = {key: props[key] for key in INPUT_KEYS if not _is_absent(props.get(key))}
         if "source_generation" in present:
             present["source_generation"] = str(_whole_number(present["source_generation"]))

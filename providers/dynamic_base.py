@@ -30,6 +30,14 @@ from providers import rest
 Problems = list[tuple[str, str]]
 
 
+def blocking_problems(problems: list[tuple[str, str]], location_field: str) -> list[str]:
+    """Of `check_inputs`' (property, problem) pairs, those that must stop a read, update or delete as well as a
+    create: where the request and the token go, and what no request can do without. The other rules follow
+    Google's catalog (a machine type it retires) and must not lock the state of a resource created before."""
+    routing = {"project", location_field, "api_endpoint"}
+    return [problem for key, problem in problems if key in routing or problem == f"{key} is required"]
+
+
 class RestInputs:
     """Mixin of a resource's inputs dataclass: its property bag, its parent and where to send requests.
 
@@ -124,7 +132,8 @@ class RestResourceProvider(pulumi.dynamic.ResourceProvider):
         return resource
 
     def outputs_when_gone(self, inputs: Any, olds: dict[str, Any]) -> dict[str, Any] | None:
-        """The outputs of an update whose resource the API no longer has; None: the update fails."""
+        """The outputs of a read or update whose resource the API no longer has but whose effect remains (history
+        that expired); None: the resource is gone (read) and the update fails."""
         return None
 
     # --- the provider ---
@@ -155,8 +164,11 @@ class RestResourceProvider(pulumi.dynamic.ResourceProvider):
             try:
                 resource = get(api, id_)
             except rest.GoogleApiError as error:
+                kept = self.outputs_when_gone(inputs, props) if error.is_not_found else None
+                if kept is not None:
+                    return pulumi.dynamic.ReadResult(id_, kept)
                 if error.is_not_found:
-                    # Gone (deleted outside Pulumi, or expired): an empty id tells the engine so.
+                    # Gone (deleted outside Pulumi): an empty id tells the engine so.
                     return pulumi.dynamic.ReadResult("", {})
                 raise
         return pulumi.dynamic.ReadResult(id_, self.outputs(inputs, resource, props.get("create_token")))

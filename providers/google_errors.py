@@ -79,7 +79,7 @@ class GoogleApiError(Exception):
             status=str(error.get("status", "")),
             message=str(error.get("message") or response.reason or response.text[:500]),
             details=[d for d in error.get("details", []) if isinstance(d, dict)],
-            request=f"{response.request.method} {_without_query(response.url)}",
+            request=f"{response.request.method} {without_query(response.url)}",
             identity=identity,
             project=project,
             legacy_reasons=[e.get("reason", "") for e in error.get("errors", []) if isinstance(e, dict)],
@@ -222,5 +222,5 @@ def _service_from_message(message: str) -> str | None:
     return match.group(1) if match else None
 
 
-def _without_query(url: str) -> str:
+def without_query(url: str) -> str:
     return url.split("?", 1)[0]

@@ -59,7 +59,7 @@ DEFAULT_POLL_POLICY = PollPolicy()
 CREATE_RETRY_POLICY = RetryPolicy(
     max_attempts=5, initial_delay_seconds=2.0, max_delay_seconds=30.0, deadline_seconds=240.0
 )
-_TRANSPORT_ERRORS = (
+TRANSPORT_ERRORS = (
     requests.ConnectionError,
     requests.Timeout,
     requests.exceptions.ChunkedEncodingError,
@@ -105,7 +105,7 @@ def describe_identity(credentials: Any) -> str:
 def is_retryable(error: BaseException) -> bool:
     if isinstance(error, GoogleApiError):
         return error.retryable
-    return isinstance(error, _TRANSPORT_ERRORS)
+    return isinstance(error, TRANSPORT_ERRORS)
 
 
 def _log_retry(retry_state: tenacity.RetryCallState) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 from pulumi.runtime import rpc
 
 from providers import rest
-from providers.dynamic_base import RestInputs
+from providers.dynamic_base import RestInputs, blocking_problems
+from stack.naming import PROJECT_ID
 
 WAIT_FOR_CHOICES = ("submitted", "running", "succeeded")
 DEFAULT_WAIT_TIMEOUT_SECONDS = 1200.0
@@ -77,9 +78,9 @@ class JobInputs(RestInputs):
     @classmethod
     def from_props(cls, props: Mapping[str, Any]) -> JobInputs:
         """From the provider's property bag (inputs, or outputs that carry them); absent == None."""
-        problems = check_inputs(props)
+        problems = blocking_problems(check_inputs(props), cls.LOCATION_FIELD)
         if problems:
-            raise ValueError("; ".join(problem for _, problem in problems))
+            raise ValueError("; ".join(problems))
         present = {key: _integral_floats_to_ints(props[key]) for key in INPUT_KEYS if props.get(key) is not None}
         return cls(**present)
 
@@ -106,6 +107,10 @@ def check_inputs(props: Mapping[str, Any]) -> list[tuple[str, str]]:
         if props.get(key) in (None, "")
     ]
     problems += endpoint_problems(props.get("region"), props.get("api_endpoint"))
+    project = props.get("project")
+    if isinstance(project, str) and project and not _is_unknown(project) and not PROJECT_ID.match(project):
+        # It goes into the URL path (and the token with it): only a project ID.
+        problems.append(("project", f"project must be a project ID, got {project!r}"))
     wait_for = props.get("wait_for")
     if wait_for is not None and not _is_unknown(wait_for) and wait_for not in WAIT_FOR_CHOICES:
         problems.append(("wait_for", f"wait_for must be one of {', '.join(WAIT_FOR_CHOICES)}, got {wait_for!r}"))

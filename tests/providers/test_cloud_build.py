@@ -398,14 +398,16 @@ def test_read_refreshes_the_status(fake: FakeCloudBuild, provider: CloudBuildPro
     assert read.id == name and read.outs["status"] == "WORKING" and read.outs["digest"] is None
 
 
-def test_read_of_a_missing_build_reports_it_gone(fake: FakeCloudBuild, provider: CloudBuildProvider) -> None:
+def test_a_build_whose_history_expired_keeps_its_image(fake: FakeCloudBuild, provider: CloudBuildProvider) -> None:
+    """Cloud Build has no delete: a 404 means the history expired, not that the image is gone. A refresh that
+    forgot the build would rebuild it, and a new digest would replace the job and the serving revision."""
     created = provider.create(props_for(fake))
     fake.builds.clear()
 
     read = provider.read(created.id, created.outs)
 
-    # The engine treats an empty id as "deleted"; outs must stay a dict (it adds __provider to it).
-    assert read.id == "" and read.outs == {}
+    assert read.id == created.id
+    assert read.outs["digest"] == created.outs["digest"] and read.outs["image"] == created.outs["image"]
 
 
 def test_read_does_not_forget_the_build_on_a_permission_error(
@@ -566,6 +568,19 @@ def test_a_bad_input_fails_before_any_request(fake: FakeCloudBuild, provider: Cl
         provider.create(props_for(fake, location="evil.com/x"))
 
     assert fake.requests == []
+
+
+def test_state_a_later_rule_refuses_can_still_be_refreshed_and_destroyed(
+    fake: FakeCloudBuild, provider: CloudBuildProvider
+) -> None:
+    """Google's catalog moves (a machine type retired): only where requests go may stop a read or delete."""
+    created = provider.create(props_for(fake))
+    recorded = {**created.outs, "machine_type": "N1_HIGHCPU_8"}  # allowed when this build was created
+
+    assert provider.read(created.id, recorded).id == created.id
+    provider.delete(created.id, recorded)
+    with pytest.raises(ValueError, match="location must be a region name"):
+        provider.read(created.id, {**recorded, "location": "evil.com/x"})
 
 
 def test_check_accepts_good_inputs_and_skips_unknown_ones(provider: CloudBuildProvider) -> None:

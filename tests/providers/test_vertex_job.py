@@ -586,6 +586,7 @@ def test_a_labels_change_with_a_definition_change_replaces_for_the_definition(
         ({"job_spec": None}, "job_spec"),
         ({"labels": {"team": "ml", vertex_job.CREATE_TOKEN_LABEL: "x"}}, "labels"),
         # The OAuth token goes to the host these make: only region names and Google's own hosts.
+        ({"project": "evil/../../x"}, "project"),
         ({"region": "evil.example.com/x"}, "region"),
         ({"region": "europe-west1.attacker.net#"}, "region"),
         ({"region": "europe-west1\n"}, "region"),
