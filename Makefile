@@ -46,10 +46,11 @@ policy-venv: policy/.venv/.installed
 
 # Before anything is installed or created: the Pulumi CLI, the project, and the state backend this
 # checkout's stacks live in (never switched silently; see tools/preflight.py).
-BACKEND = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK))
-PROJECT = $$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK) --print project)
-# The backend goes to each command, never through `pulumi login`: your CLI's own login stays as it was.
-PULUMI = PULUMI_BACKEND_URL="$(BACKEND)" pulumi
+# The backend goes to the pulumi commands, never through `pulumi login`: your CLI's own login stays as it
+# was. A recipe resolves it once and stops if it cannot: an empty PULUMI_BACKEND_URL would mean that login.
+WITH_BACKEND = backend="$$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK))" || exit 1; \
+	export PULUMI_BACKEND_URL="$$backend";
+WITH_PROJECT = project="$$($(PYTHON_BOOT) tools/preflight.py --stack $(STACK) --print project)" || exit 1;
 
 ready:
 	@$(PYTHON_BOOT) tools/preflight.py --stack $(STACK) >/dev/null
@@ -63,19 +64,19 @@ doctor: venv
 
 stack: ready
 	@mkdir -p .pulumi-state
-	$(PULUMI) stack select --create $(STACK)
-	@$(PULUMI) config get gcp:project --stack $(STACK) >/dev/null 2>&1 || $(PULUMI) config set gcp:project "$(PROJECT)" --stack $(STACK)
+	@$(WITH_BACKEND) $(WITH_PROJECT) set -x; pulumi stack select --create $(STACK) && \
+	{ pulumi config get gcp:project --stack $(STACK) >/dev/null 2>&1 || pulumi config set gcp:project "$$project" --stack $(STACK); }
 
 up: ready
 	@if [ -z "$(SKIP_DOCTOR)" ]; then $(MAKE) --no-print-directory doctor; fi
 	@$(MAKE) --no-print-directory stack
-	$(PULUMI) up --stack $(STACK) $(POLICY)
+	@$(WITH_BACKEND) set -x; pulumi up --stack $(STACK) $(POLICY)
 
 preview: stack
-	$(PULUMI) preview --diff --stack $(STACK) $(POLICY)
+	@$(WITH_BACKEND) set -x; pulumi preview --diff --stack $(STACK) $(POLICY)
 
 destroy: stack
-	$(PULUMI) destroy --stack $(STACK)
+	@$(WITH_BACKEND) set -x; pulumi destroy --stack $(STACK)
 
 # The whole offline suite: no cloud, no Docker daemon, no Pulumi CLI needed.
 # pytest exits 5 when it collects nothing: that is a failure here, never a pass.

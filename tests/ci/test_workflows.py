@@ -169,13 +169,42 @@ def test_make_passes_the_doctor_flags_through():
     assert not [line for line in commands if "preflight.py" in line]
 
 
-def test_make_never_changes_the_users_pulumi_login():
-    commands = [line for line in dry_run("up", "SKIP_DOCTOR=1") if "pulumi " in line]
-    assert any(" pulumi up --stack dev " in line for line in commands)
-    assert not [line for line in commands if "pulumi login" in line]
-    for line in commands:
-        for call in line.split("|| "):
-            assert call.startswith('PULUMI_BACKEND_URL="$(python3 tools/preflight.py --stack dev)" pulumi '), call
+def pulumi_recipes() -> list[str]:
+    """The shell lines of `make up` that run pulumi (continuations joined)."""
+    lines = "\n".join(dry_run("up", "SKIP_DOCTOR=1")).replace("\\\n", " ").splitlines()
+    return [line for line in lines if "pulumi " in line]
+
+
+@pytest.mark.parametrize("preflight_works", [True, False])
+def test_make_passes_the_backend_to_each_pulumi_command_and_never_logs_in(tmp_path, preflight_works):
+    """The user's own `pulumi login` stays as it was; a preflight that fails stops the recipe, because an empty
+    PULUMI_BACKEND_URL would silently mean that login's backend."""
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "preflight.py").write_text(
+        "import sys\n"
+        f"sys.exit(print('project-x' if '--print' in sys.argv else 'gs://state') if {preflight_works} else 1)\n"
+    )
+    (tmp_path / "bin").mkdir()
+    fake = tmp_path / "bin" / "pulumi"
+    fake.write_text('#!/bin/sh\necho "$PULUMI_BACKEND_URL $*" >> "$CALLS"\n[ "$1" != config ] || [ "$2" != get ]\n')
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path / 'bin'}:/usr/bin:/bin", "CALLS": str(tmp_path / "calls")}
+
+    recipes = pulumi_recipes()
+    assert any("pulumi up --stack dev" in recipe for recipe in recipes)
+    for recipe in recipes:
+        assert "pulumi login" not in recipe
+        done = subprocess.run(["bash", "-c", recipe], cwd=tmp_path, env=env, capture_output=True, text=True)
+        assert (done.returncode == 0) is preflight_works, done.stderr
+
+    calls = (tmp_path / "calls").read_text().splitlines() if (tmp_path / "calls").exists() else []
+    if not preflight_works:
+        assert calls == []
+    else:
+        assert calls[0] == "gs://state stack select --create dev"
+        assert "gs://state config set gcp:project project-x --stack dev" in calls
+        assert calls[-1].startswith("gs://state up --stack dev --policy-pack policy")
+        assert all(call.startswith("gs://state ") for call in calls)
 
 
 def test_preview_comments_on_the_pr_and_skips_forks():

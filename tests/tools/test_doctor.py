@@ -23,12 +23,11 @@ from stack import catalog, permissions
 from tests.fakes.google_api import FakeCredentials, install_credentials
 from tests.fakes.google_apis import CORE_SERVICES, PROJECT_ID, PROJECT_NUMBER, FakeGoogleApis
 from tools.doctor import main, report
-from tools.doctor.checks_permissions import declared_types
 from tools.doctor.context import Context, load_configuration
 from tools.doctor.endpoints import Endpoints
 from tools.doctor.google_http import GoogleClient, WriteRefused, is_read_only
 from tools.doctor.runner import Check, run_checks
-from tools.render import ROOT
+from tools.render import ROOT, render
 
 PULUMI = """#!/bin/sh
 case "$1" in
@@ -156,17 +155,18 @@ def test_it_asks_with_the_users_token_and_only_reads(fake, bin_dir, root, tmp_pa
 def test_it_tests_every_permission_the_rendered_stack_needs_in_batches_of_100(
     fake, bin_dir, root, tmp_path, service_account
 ):
-    write_stack(root, githubRepository="octo-org/mlops-course", githubRepositoryId="123456789",
-                encryptionKey="create", vmMachineType="n1-standard-4", vmGpuType="nvidia-tesla-t4", vmGpuCount=1,
-                trainingScaleTier="BASIC_GPU")  # fmt: skip
+    values = {"githubRepository": "octo-org/mlops-course", "githubRepositoryId": "123456789",
+              "encryptionKey": "create", "vmMachineType": "n1-standard-4", "vmGpuType": "nvidia-tesla-t4",
+              "vmGpuCount": 1, "trainingScaleTier": "BASIC_GPU"}  # fmt: skip
+    write_stack(root, **values)
     fake.region_quotas["NVIDIA_T4_GPUS"] = (1, 0)
 
     code, output = doctor(fake, root, environment(bin_dir, tmp_path))
 
     asked = [r.body["permissions"] for r in fake.requests if r.route == "crm.testIamPermissions"]
-    context = Context("dev", root, environment(bin_dir, tmp_path), fake.endpoints())
-    load_configuration(context)
-    needed = permissions.required_permissions(declared_types(context))
+    # What the program itself declares for this configuration, rendered under the mocks.
+    rendered = render({**values, "gcp:project": PROJECT_ID})
+    needed = permissions.required_permissions({resource.type for resource in rendered.resources if resource.custom})
     assert len(needed) > 100 and len(asked) == 2
     assert all(len(batch) <= 100 for batch in asked)
     assert sorted(p for batch in asked for p in batch) == needed
@@ -331,6 +331,19 @@ def test_package_mode_checks_the_executor_image_in_its_registry(fake, bin_dir, r
     assert "pulumi config set trainingExecutorImage" in missing
 
 
+def test_an_executor_image_outside_googles_registries_is_refused_without_a_request(
+    fake, bin_dir, root, tmp_path, service_account
+):
+    """Every registry request carries the user's Google token: it goes to Google's registries only."""
+    write_stack(root, trainingMode="package", trainingExecutorImage="evil.example.com/x/y:latest")
+
+    code, output = doctor(fake, root, environment(bin_dir, tmp_path))
+
+    image = line(output, "executor image")
+    assert code == 1 and image.startswith("✗") and "not a Google prebuilt training image" in image
+    assert not [r for r in fake.requests if r.route == "registry.manifest"]
+
+
 @pytest.mark.parametrize(
     ("status", "symbol", "text"),
     [
@@ -347,6 +360,20 @@ def test_a_gcs_state_backend_must_be_readable(status, symbol, text, fake, bin_di
     backend = line(output, "state backend")
     assert backend.startswith(symbol) and text in backend
     assert code == (0 if status == 200 else 1)
+
+
+def test_the_state_backend_needs_only_the_object_role_docs_ci_grants(fake, bin_dir, root, tmp_path, service_account):
+    """objectUser, as docs/ci.md gives the deployer: object permissions, no storage.buckets.get."""
+    fake.buckets = {"state-bucket": 200}
+    fake.bucket_permissions = {"storage.objects.get", "storage.objects.list", "storage.objects.create",
+                               "storage.objects.delete"}  # fmt: skip
+
+    code, output = doctor(fake, root, environment(bin_dir, tmp_path, PULUMI_BACKEND_URL="gs://state-bucket/prefix"))
+
+    assert line(output, "state backend").startswith("✓"), output
+    fake.bucket_permissions = {"storage.objects.get", "storage.objects.list"}
+    _, output = doctor(fake, root, environment(bin_dir, tmp_path, PULUMI_BACKEND_URL="gs://state-bucket/prefix"))
+    assert "--role=roles/storage.objectUser" in line(output, "state backend")
 
 
 def test_the_backend_is_the_one_make_would_use_and_the_doctor_records_nothing(

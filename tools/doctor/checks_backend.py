@@ -19,8 +19,10 @@ NAME = "state backend"
 STATE_OBJECT_PERMISSIONS = ("storage.objects.get", "storage.objects.list", "storage.objects.create",
                             "storage.objects.delete")  # fmt: skip
 STATE_READ_PERMISSIONS = ("storage.objects.get", "storage.objects.list")
-# The bucket roles that hold them (docs/ci.md gives the previewer objectViewer on the state bucket).
-STATE_WRITE_ROLE, STATE_READ_ROLE = "roles/storage.objectAdmin", "roles/storage.objectViewer"
+# The bucket roles that hold them (docs/ci.md: the deployer objectUser, the previewer objectViewer on the state
+# bucket). Neither holds storage.buckets.get, and Pulumi needs none: the check asks testPermissions only, which
+# also answers 404 for a bucket that does not exist.
+STATE_WRITE_ROLE, STATE_READ_ROLE = "roles/storage.objectUser", "roles/storage.objectViewer"
 PULUMI_CLOUD = ("https://api.pulumi.com", "https://app.pulumi.com")
 
 
@@ -33,7 +35,7 @@ def check_backend(context: Context) -> list[Result]:
         return [_check_bucket(context, url)]
     if url.startswith("file://"):
         return [_check_directory(url), _check_passphrase(context)]
-    if not url or url.rstrip("/") in PULUMI_CLOUD:
+    if url.rstrip("/") in PULUMI_CLOUD:
         return [_check_pulumi_cloud(context)]
     return [warn(NAME, f"{url}: not checked (the doctor knows gs://, file:// and Pulumi Cloud backends)")]
 
@@ -50,8 +52,6 @@ def _check_bucket(context: Context, url: str) -> Result:
     grant = f"gcloud storage buckets add-iam-policy-binding gs://{bucket} --member={context.member} --role={role}"
 
     def held() -> list[str]:
-        if not context.read_only:  # storage.buckets.get, which objectViewer does not hold
-            client.get(storage, {"fields": "name"})
         answer = client.get(f"{storage}/iam/testPermissions", [("permissions", p) for p in wanted])
         return answer.get("permissions", [])
 

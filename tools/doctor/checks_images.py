@@ -10,6 +10,7 @@ from stack import catalog
 from stack.config import Settings
 from tools.doctor.common import ask_google, client_of, only_when
 from tools.doctor.context import Context
+from tools.doctor.endpoints import GOOGLE_REGISTRY_HOST
 from tools.doctor.google_http import MANIFEST_TYPES, short
 from tools.doctor.report import Result, fail, ok, warn
 
@@ -69,6 +70,11 @@ def check_executor_image(context: Context, settings: Settings, name: str) -> Res
     if not reference:
         return fail(name, f"trainingExecutorImage {uri!r} is not an image reference",
                     f"pulumi config set trainingExecutorImage HOST/PATH:TAG --stack {context.stack}")  # fmt: skip
+    if not GOOGLE_REGISTRY_HOST.match(reference["host"]):
+        # Vertex AI runs package mode only on Google's prebuilt images; and the token must not go elsewhere.
+        return fail(name, f"trainingExecutorImage {uri}: not a Google prebuilt training image (not checked)",
+                    f"pulumi config set trainingExecutorImage IMAGE --stack {context.stack} with an image from "
+                    f"{catalog.PREBUILT_TRAINING.url}, or trainingMode container")  # fmt: skip
     tag = reference["digest"] or reference["tag"] or "latest"
     url = f"{context.endpoints.registry_for(reference['host'])}/v2/{reference['path']}/manifests/{tag}"
     status = ask_google(

@@ -1,7 +1,7 @@
 """Check that the caller holds every permission `make up` needs for what the configuration declares.
 
-The program runs under the Pulumi mocks (tools.render) with the stack's own configuration; the
-resource types it declares give the permissions (stack.permissions), and Resource Manager's
+The resource types the configuration declares (components/ci_roles.py `declared_types`, tested equal to
+what the program declares) give the permissions (stack.permissions), and Resource Manager's
 testIamPermissions says which of them the caller holds on the project.
 
 With --read-only the caller is the CI previewer: it is tested for its custom role's permissions
@@ -10,47 +10,23 @@ With --read-only the caller is the CI previewer: it is tested for its custom rol
 
 from __future__ import annotations
 
-import contextlib
-import io
-import tempfile
-from functools import cache
-from pathlib import Path
-
 from stack import permissions
 from tools.doctor.common import ask_google, client_of, settings_of
-from tools.doctor.context import Context, render_overrides
+from tools.doctor.context import Context
 from tools.doctor.report import Result, fail, ok, warn
 
 TEST_BATCH = 100  # permissions per testIamPermissions call (larger requests are refused)
 SHOWN = 8
 
 
-@cache
-def _declared_types(stack: str, config: tuple[tuple[str, str], ...]) -> frozenset[str]:
-    from tools.render import render
-
-    with tempfile.TemporaryDirectory() as scratch:
-        # Every value comes in as an override: the stack file itself is the empty one.
-        empty_stack_file = Path(scratch) / f"Pulumi.{stack}.yaml"
-        empty_stack_file.write_text("config: {}\n")
-        # The program's platform warnings (pulumi.warn) are the doctor's own checks' business.
-        with contextlib.redirect_stderr(io.StringIO()):
-            rendered = render(dict(config), stack_name=stack, stack_file=str(empty_stack_file))
-    return frozenset(resource.type for resource in rendered.resources if resource.custom)
-
-
-def declared_types(context: Context) -> frozenset[str]:
-    """The custom resource types the program declares for this stack (cached per configuration)."""
-    return _declared_types(context.stack, tuple(sorted(render_overrides(context).items())))
-
-
 def _needed(context: Context) -> tuple[list[str], str]:
     """The permissions to test, and what they are for."""
-    if context.read_only:
-        from components.ci_roles import previewer_permissions  # imports pulumi_gcp: only when asked
+    # components.ci_roles imports pulumi_gcp: only when asked.
+    from components.ci_roles import declared_types, previewer_permissions
 
+    if context.read_only:
         return previewer_permissions(settings_of(context)), "a preview needs (the previewer's role)"
-    types = declared_types(context)
+    types = declared_types(settings_of(context))
     return permissions.required_permissions(types), f"make up needs for {len(types)} resource types"
 
 

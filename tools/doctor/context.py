@@ -121,8 +121,3 @@ def load_configuration(context: Context) -> None:
         context.config_problems = error.problems
         return
     context.facts.add(SETTINGS)
-
-
-def render_overrides(context: Context) -> dict[str, Any]:
-    """The stack file's values plus the resolved project, for tools.render."""
-    return {**context.stack_config, **({"gcp:project": context.project} if context.project else {})}

@@ -3,7 +3,12 @@ environment, so a stray variable can never send a user's token elsewhere."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+
+# Google's registry hosts (Artifact Registry LOCATION-docker.pkg.dev, Container Registry [REGION.]gcr.io): the
+# only registries the doctor asks, since every request carries the user's Google token.
+GOOGLE_REGISTRY_HOST = re.compile(r"^(?:[a-z0-9]+(?:-[a-z0-9]+)*-docker\.pkg\.dev|(?:[a-z]+\.)?gcr\.io)$")
 
 
 @dataclass(frozen=True)

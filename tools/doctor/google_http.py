@@ -16,7 +16,8 @@ import google.auth.exceptions
 import requests
 from google.auth.transport.requests import AuthorizedSession
 
-from providers.google_errors import GoogleApiError
+from providers.google_errors import GoogleApiError, without_query
+from providers.rest import TRANSPORT_ERRORS
 
 T = TypeVar("T")
 
@@ -106,9 +107,9 @@ class GoogleClient:
         for attempt in (1, 2):
             try:
                 response = self._session.request(method, url, timeout=self.timeout, **kwargs)
-            except (requests.ConnectionError, requests.Timeout, google.auth.exceptions.TransportError) as error:
+            except TRANSPORT_ERRORS as error:
                 if attempt == 2:
-                    raise Unreachable(f"{method} {_without_query(url)}: {type(error).__name__}") from error
+                    raise Unreachable(f"{method} {without_query(url)}: {type(error).__name__}") from error
                 continue
             if response.status_code not in _RETRYABLE_STATUSES or attempt == 2:
                 break
@@ -116,10 +117,6 @@ class GoogleClient:
         if raise_for_status and response.status_code >= 400:
             raise GoogleApiError.from_response(response, identity=self.identity, project=self.project)
         return response
-
-
-def _without_query(url: str) -> str:
-    return url.split("?", 1)[0]
 
 
 def short(error: BaseException) -> str:
