@@ -21,8 +21,9 @@ BUCKET_WRITE_ROLES = frozenset(
         "roles/storage.legacyObjectOwner",
     }
 )
-OBJECT_PREFIX_TEST = re.compile(
-    r"""resource\.name\.startsWith\(\s*(["'])projects/_/buckets/[^/"']+/objects/[^"']+\1\s*\)"""
+# One term of a condition that is the object-prefix test and nothing else (parentheses around it allowed).
+OBJECT_PREFIX_TERM = re.compile(
+    r"""\s*\(*\s*resource\.name\.startsWith\(\s*(["'])projects/_/buckets/[^/"']+/objects/[^"']+\1\s*\)\s*\)*\s*"""
 )
 
 
@@ -42,14 +43,17 @@ def bucket_versioning(resource_type: str, props: Props, config: Config) -> Itera
 
 
 def limits_to_object_prefixes(expression: str) -> bool:
-    """Whether every alternative (`||`) of a CEL condition tests `resource.name.startsWith(
-    "projects/_/buckets/BUCKET/objects/PREFIX")`, with nothing negated. A `true || …` or a negated
-    test would grant the whole bucket while looking scoped; `&&` only narrows."""
-    alternatives = expression.split("||")
+    """Whether every alternative (`||`) of a CEL condition is a conjunction (`&&`, which only narrows) with
+    one term that is exactly `resource.name.startsWith("projects/_/buckets/BUCKET/objects/PREFIX")`, with
+    nothing negated. A `true || …`, a negated test, `startsWith(…) == false` or a `? :` around the test
+    would grant the whole bucket while looking scoped."""
     return (
         bool(expression.strip())
         and "!" not in expression
-        and all(OBJECT_PREFIX_TEST.search(alternative) for alternative in alternatives)
+        and all(
+            any(OBJECT_PREFIX_TERM.fullmatch(term) for term in alternative.split("&&"))
+            for alternative in expression.split("||")
+        )
     )
 
 

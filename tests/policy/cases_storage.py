@@ -60,6 +60,8 @@ NEGATIVE_CASES: list[Case] = [
     ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", ""),
     ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", f"true || {PREFIX_TEST}"),
     ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", f"!{PREFIX_TEST}"),
+    ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", f"{PREFIX_TEST} == false"),
+    ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", f"{PREFIX_TEST} ? false : true"),
     (
         "bucket-writes-prefix-conditioned",
         SCOPED_WRITER,
@@ -114,6 +116,7 @@ ALLOWED_CASES: list[Case] = [
         "condition.expression",
         f'resource.type == "storage.googleapis.com/Object" && {PREFIX_TEST}',
     ),
+    ("bucket-writes-prefix-conditioned", SCOPED_WRITER, "condition.expression", f"({PREFIX_TEST}) || ({PREFIX_TEST})"),
     (
         "bucket-writes-prefix-conditioned",
         SCOPED_WRITER_POLICY,
