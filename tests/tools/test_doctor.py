@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import google.auth.exceptions
@@ -286,6 +287,30 @@ def test_unavailable_quota_information_is_could_not_tell_not_a_failure(fake, bin
     assert code == 0, output
     assert line(output, "VM quota").startswith("⚠")
     assert "QUOTA_INFO_UNAVAILABLE" in line(output, "VM quota")
+
+
+def test_the_quota_metrics_asked_for_are_compute_engines_own():
+    """Quota.metric enum of the compute.v1 discovery document: names Compute Engine reports quotas under."""
+    from stack import catalog
+    from tests.discovery import load_document
+    from tools.doctor.checks_capacity import CPU_METRICS, _vm_needs
+
+    metrics = set(load_document("compute.v1")["schemas"]["Quota"]["properties"]["metric"]["enum"])
+    assert set(CPU_METRICS.values()) <= metrics
+    for gpu in (g for g in catalog.GPU_TYPES if g.compute_name):
+        for spot in (False, True):
+            vm = SimpleNamespace(machine_type="n1-standard-4", gpu_type=gpu.compute_name, gpu_count=1, spot=spot)
+            assert set(_vm_needs(SimpleNamespace(vm=vm))) <= metrics, (gpu.compute_name, spot)
+
+
+def test_a_machine_family_without_a_known_quota_is_could_not_tell(fake, bin_dir, root, tmp_path, service_account):
+    write_stack(root, vmMachineType="n4-standard-2")
+    fake.region_quotas = {"CPUS": (24, 0), "E2_CPUS": (24, 0)}  # plenty, but of other families
+
+    code, output = doctor(fake, root, environment(bin_dir, tmp_path))
+
+    quota = line(output, "VM quota")
+    assert quota.startswith("⚠") and "could not find N4_CPUS" in quota, quota
 
 
 def test_a_gpu_workstation_needs_gpu_quota(fake, bin_dir, root, tmp_path, service_account):

@@ -16,10 +16,13 @@ from tools.doctor.common import ask_google, client_of, only_when
 from tools.doctor.context import Context
 from tools.doctor.report import Result, fail, ok, warn
 
-# Compute Engine's regional vCPU metric per machine family (compute.v1 Quota.metric); N1 counts as CPUS.
+# Compute Engine's regional vCPU metric per machine family: values of the Quota.metric enum of the compute.v1
+# discovery document (a test checks them); N1 and the shared-core f1/g1 count as CPUS. A family not listed is
+# "could not tell", never compared with another family's quota.
 CPU_METRICS = {
     "e2": "E2_CPUS", "n2": "N2_CPUS", "n2d": "N2D_CPUS", "c2": "C2_CPUS", "c2d": "C2D_CPUS", "c3": "C3_CPUS",
     "a2": "A2_CPUS", "m1": "M1_CPUS", "m2": "M2_CPUS", "m3": "M3_CPUS", "t2a": "T2A_CPUS", "t2d": "T2D_CPUS",
+    "n1": "CPUS", "f1": "CPUS", "g1": "CPUS",
 }  # fmt: skip
 SHARED_CORE = {"e2-micro": 2, "e2-small": 2, "e2-medium": 2, "f1-micro": 1, "g1-small": 1}
 VERTEX_METRIC_PREFIX = "aiplatform.googleapis.com/"
@@ -46,7 +49,7 @@ def _not_enabled_yet(name: str, service: str, context: Context) -> Result:
 def _vm_needs(settings: Settings) -> dict[str, int]:
     vm = settings.vm
     family = vm.machine_type.split("-", 1)[0]
-    needs = {CPU_METRICS.get(family, "CPUS"): vcpus(vm.machine_type) or 0}
+    needs = {CPU_METRICS.get(family, f"{family.upper()}_CPUS"): vcpus(vm.machine_type) or 0}
     if vm.gpu_type:
         model = vm.gpu_type.removeprefix("nvidia-").removeprefix("tesla-").upper().replace("-", "_")
         needs[f"{'PREEMPTIBLE_' if vm.spot else ''}NVIDIA_{model}_GPUS"] = vm.gpu_count
@@ -88,7 +91,7 @@ def check_vm_quota(context: Context, settings: Settings, name: str) -> Result:
 def _compare(name: str, needs: Mapping[str, int], quotas: Mapping[str, Any], region: str, context: Context) -> Result:
     seen, short_of, unknown = [], [], []
     for metric, needed in needs.items():
-        quota = quotas.get(metric) or (quotas.get("CPUS") if metric.endswith("_CPUS") else None)
+        quota = quotas.get(metric)
         if quota is None:
             unknown.append(metric)
             continue
