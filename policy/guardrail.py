@@ -22,7 +22,6 @@ from pulumi_policy import (
     ResourceValidationArgs,
     ResourceValidationPolicy,
 )
-from pulumi_policy.proxy import unknown_checking_proxy
 
 # Kept equal to stack/iam.py by tests/policy/test_policies.py (the pack cannot import the stack).
 BASIC_ROLES = frozenset({"roles/owner", "roles/editor", "roles/viewer"})
@@ -197,29 +196,6 @@ def of_types(*types: str | Collection[str]) -> Callable[[str, Props], bool]:
 
 def any_resource(resource_type: str, props: Props) -> bool:
     return True
-
-
-def violations(
-    policy: ResourceValidationPolicy,
-    resource_type: str,
-    props: Props,
-    config: Config | None = None,
-    name: str = "resource",
-) -> list[str]:
-    """Run one policy on one resource the way the policy server does; the messages it reports."""
-    reported: list[str] = []
-    # The server hands policies read-only proxies (lists become Sequences), not plain lists and dicts.
-    args = ResourceValidationArgs(
-        resource_type,
-        unknown_checking_proxy(dict(props)),
-        f"urn:pulumi:test::test::{resource_type}::{name}",
-        name,
-        None,
-        None,
-        dict(config or {}),
-    )
-    policy.validate(args, lambda message, urn=None: reported.append(message))
-    return reported
 
 
 # --- shared readers ---------------------------------------------------------------------------

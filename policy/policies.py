@@ -47,12 +47,11 @@ from guardrail import (
     Guardrail,
     any_resource,
     of_types,
-    violations,
 )
 from pack_config import schema
 from pulumi_policy import ResourceValidationPolicy
 
-__all__ = ["GUARDRAILS", "PACK_NAME", "POLICIES", "violations"]
+__all__ = ["GUARDRAILS", "PACK_NAME", "POLICIES"]
 
 PACK_NAME = "gcp-mlops-guardrails"
 

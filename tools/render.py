@@ -53,7 +53,6 @@ class Declared:
     ignore_changes: list[str]
     replace_on_changes: list[str]
     delete_before_replace: bool
-    additional_secret_outputs: list[str]
     outputs: dict[str, Any] = field(default_factory=dict)
     # Former identities (aliases), as the engine gets them: URNs or {name, parentUrn, …} specs.
     aliases: list[Any] = field(default_factory=list)
@@ -87,16 +86,6 @@ class Rendered:
 
     def by_urn(self, urn: str) -> Declared:
         return next(r for r in self.resources if r.urn == urn)
-
-    def ancestors(self, resource: Declared) -> list[Declared]:
-        chain, urn = [], resource.parent
-        while urn:
-            parent = next((r for r in self.resources if r.urn == urn), None)
-            if parent is None:
-                break
-            chain.append(parent)
-            urn = parent.parent
-        return chain
 
     def children(self, parent: Declared) -> list[Declared]:
         return [r for r in self.resources if r.parent == parent.urn]
@@ -239,7 +228,6 @@ class RecordingMonitor(mocks.MockMonitor):
                 ignore_changes=list(request.ignoreChanges),
                 replace_on_changes=list(request.replaceOnChanges),
                 delete_before_replace=request.deleteBeforeReplace,
-                additional_secret_outputs=list(request.additionalSecretOutputs),
                 outputs=dict(registration.state) if registration else {},
                 aliases=[*request.aliasURNs, *(json_format.MessageToDict(alias) for alias in request.aliases)],
             )
@@ -349,8 +337,3 @@ def render_failure(
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=ROOT, timeout=300)
     return done.stdout.strip()
-
-
-def all_of(rendered: Rendered, types: Iterable[str]) -> list[Declared]:
-    wanted = set(types)
-    return [r for r in rendered.resources if r.type in wanted]

@@ -110,20 +110,18 @@ def path_of(example: str) -> Path:
     return SNAPSHOT_DIR / f"{example}.yaml"
 
 
-def stale(examples: list[str] | None = None) -> list[str]:
+def stale() -> list[str]:
     """Snapshot files that differ from what the program declares now (or belong to no example)."""
-    names = examples or list(EXAMPLES)
     problems = [
         str(path_of(name).relative_to(ROOT))
-        for name in names
+        for name in EXAMPLES
         if not path_of(name).exists() or path_of(name).read_text() != render_example(name)
     ]
-    if examples is None:
-        problems += [
-            str(p.relative_to(ROOT)) + " (no such example)"
-            for p in sorted(SNAPSHOT_DIR.glob("*.yaml"))
-            if p.stem not in EXAMPLES
-        ]
+    problems += [
+        str(p.relative_to(ROOT)) + " (no such example)"
+        for p in sorted(SNAPSHOT_DIR.glob("*.yaml"))
+        if p.stem not in EXAMPLES
+    ]
     return problems
 
 

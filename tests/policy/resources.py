@@ -21,9 +21,35 @@ from typing import Any
 import guardrail
 import pulumi_gcp as gcp
 from pulumi.runtime import rpc
+from pulumi_policy import ResourceValidationArgs, ResourceValidationPolicy
+from pulumi_policy.proxy import unknown_checking_proxy
 
-from policies import POLICIES, violations
+from policies import POLICIES
 from tools.render import Declared, Rendered
+
+
+def violations(
+    policy: ResourceValidationPolicy,
+    resource_type: str,
+    props: dict[str, Any],
+    config: dict[str, Any] | None = None,
+    name: str = "resource",
+) -> list[str]:
+    """Run one policy on one resource the way the policy server does; the messages it reports."""
+    reported: list[str] = []
+    # The server hands policies read-only proxies (lists become Sequences), not plain lists and dicts.
+    args = ResourceValidationArgs(
+        resource_type,
+        unknown_checking_proxy(dict(props)),
+        f"urn:pulumi:test::test::{resource_type}::{name}",
+        name,
+        None,
+        None,
+        dict(config or {}),
+    )
+    policy.validate(args, lambda message, urn=None: reported.append(message))
+    return reported
+
 
 DELETE = object()
 

@@ -17,9 +17,9 @@ import pytest
 from google.protobuf import json_format, struct_pb2
 
 import policies
-from policies import POLICIES, violations
+from policies import POLICIES
 from stack import iam
-from tests.policy.resources import DELETE, custom_resources, with_property
+from tests.policy.resources import DELETE, custom_resources, violations, with_property
 from tools.render import ROOT, render
 from tools.snapshot import EXAMPLES
 

@@ -12,7 +12,7 @@ import guardrail
 import pulumi_gcp as gcp
 import pytest
 
-from policies import POLICIES, violations
+from policies import POLICIES
 from tests.policy.resources import (
     A_SERVICE_ACCOUNT,
     DEPLOYER_EMAIL,
@@ -22,6 +22,7 @@ from tests.policy.resources import (
     TRAINER_EMAIL,
     custom_resources,
     sdk_inputs,
+    violations,
 )
 
 WORLD_HALVES = ["0.0.0.0/1", "128.0.0.0/1"]

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 from wif_condition import ConditionError, clauses, pins_repository
 
-from policies import POLICIES, violations
-from tests.policy.resources import PROJECT
+from policies import POLICIES
+from tests.policy.resources import PROJECT, violations
 
 REPO = "assertion.repository == 'octo-org/mlops-course'"
 

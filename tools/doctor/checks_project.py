@@ -103,7 +103,6 @@ def check_apis(context: Context) -> list[Result]:
     )  # fmt: skip
     if isinstance(states, Result):
         return [states]
-    context.service_states = states
     core_off = [service for service in CORE_SERVICES if states.get(service) != "ENABLED"]
     results = [
         fail(

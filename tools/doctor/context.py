@@ -47,7 +47,6 @@ class Context:
     identity: str = ""
     member: str = ""
     project_number: str | None = None
-    service_states: dict[str, str] = field(default_factory=dict)
     facts: set[str] = field(default_factory=set)
 
     @property
