@@ -27,6 +27,7 @@ from components.apis import ProjectApis
 from components.registry import ArtifactRegistry
 from components.storage import PREFIXES, DataBucket
 from providers.cloud_build import CloudBuild, CloudBuildArgs
+from stack import catalog
 from stack.config import TrainerSettings
 from stack.schema import BUILD_CACHE, PROJECT_DIR
 
@@ -35,8 +36,6 @@ IMAGE_NAME = "trainer"
 PLATFORM = "linux/amd64"
 # Artifact Registry's fixed user name for OAuth access tokens.
 ACCESS_TOKEN_USER = "oauth2accesstoken"
-# PyTorch's CUDA wheel index for GPU jobs (the stack's trainer's Dockerfile takes it as TORCH_INDEX_URL).
-CUDA_TORCH_INDEX_URL = "https://download.pytorch.org/whl/cu128"
 
 
 def pinned_reference(repo_digest: str) -> str:
@@ -50,7 +49,7 @@ def pinned_reference(repo_digest: str) -> str:
 
 def build_args(trainer: TrainerSettings, gpu: bool) -> dict[str, str]:
     """CUDA torch for jobs with GPUs, for the stack's own trainer (a user's Dockerfile decides for itself)."""
-    return {"TORCH_INDEX_URL": CUDA_TORCH_INDEX_URL} if gpu and trainer.is_bundled else {}
+    return {"TORCH_INDEX_URL": catalog.TORCH_CUDA_INDEX_URL} if gpu and trainer.is_bundled else {}
 
 
 @dataclass

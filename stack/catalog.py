@@ -165,26 +165,46 @@ GPU_TABLE = Source(
 )
 
 
+CUDA_CAPABILITIES = Source(
+    "https://developer.nvidia.com/cuda-gpus",
+    READ_ON,
+    "Compute capability: Tesla P4 6.1, P100 6.0, V100 7.0, T4 7.5, A100 8.0, L4 8.9, H100 9.0.",
+)
+
+
 @dataclass(frozen=True)
 class GpuType:
     vertex_name: str  # aiplatform.v1 MachineSpec.acceleratorType
     compute_name: str | None  # Compute Engine accelerator type, where it attaches to an N1 VM
     machine_family: str
     counts: tuple[int, ...]  # how many one VM may have
+    capability: float  # CUDA compute capability (CUDA_CAPABILITIES)
     end_of_support: date | None = None
     source: Source = GPU_TABLE
 
 
 GPU_TYPES: tuple[GpuType, ...] = (
-    GpuType("NVIDIA_TESLA_T4", "nvidia-tesla-t4", "n1", (1, 2, 4)),
-    GpuType("NVIDIA_TESLA_P4", "nvidia-tesla-p4", "n1", (1, 2, 4)),
-    GpuType("NVIDIA_TESLA_V100", "nvidia-tesla-v100", "n1", (1, 2, 4, 8)),
-    GpuType("NVIDIA_TESLA_P100", "nvidia-tesla-p100", "n1", (1, 2, 4), end_of_support=date(2026, 9, 15)),
-    GpuType("NVIDIA_TESLA_A100", None, "a2", (1, 2, 4, 8, 16)),
-    GpuType("NVIDIA_A100_80GB", None, "a2", (1, 2, 4, 8)),
-    GpuType("NVIDIA_L4", None, "g2", (1, 2, 4, 8)),
-    GpuType("NVIDIA_H100_80GB", None, "a3", (1, 2, 4, 8)),
+    GpuType("NVIDIA_TESLA_T4", "nvidia-tesla-t4", "n1", (1, 2, 4), 7.5),
+    GpuType("NVIDIA_TESLA_P4", "nvidia-tesla-p4", "n1", (1, 2, 4), 6.1),
+    GpuType("NVIDIA_TESLA_V100", "nvidia-tesla-v100", "n1", (1, 2, 4, 8), 7.0),
+    GpuType("NVIDIA_TESLA_P100", "nvidia-tesla-p100", "n1", (1, 2, 4), 6.0, end_of_support=date(2026, 9, 15)),
+    GpuType("NVIDIA_TESLA_A100", None, "a2", (1, 2, 4, 8, 16), 8.0),
+    GpuType("NVIDIA_A100_80GB", None, "a2", (1, 2, 4, 8), 8.0),
+    GpuType("NVIDIA_L4", None, "g2", (1, 2, 4, 8), 8.9),
+    GpuType("NVIDIA_H100_80GB", None, "a3", (1, 2, 4, 8), 9.0),
 )
+
+# --- PyTorch's CUDA wheels (the stack's trainer image for GPU training) ---------------------------
+
+TORCH_CUDA_WHEELS = Source(
+    "https://github.com/pytorch/pytorch/blob/main/RELEASE.md#pytorch-cuda-support-matrix",
+    READ_ON,
+    "pytorch/pytorch#172352 (2026-01, the matrix from 2.10/2.11 on): CUDA 12.8 builds support Turing (7.5), "
+    "Ampere (8.0, 8.6), Hopper (9.0), Blackwell; Maxwell and Pascal were dropped in 2.8 and Volta (7.0) from "
+    "the 2.11 CUDA 12.8 builds. Ada (8.9) runs the 8.6 kernels (same major capability).",
+)
+TORCH_CUDA_INDEX_URL = "https://download.pytorch.org/whl/cu128"
+TORCH_CUDA_MIN_CAPABILITY = 7.5
 
 
 def gpu_by_vertex_name(name: str) -> GpuType | None:

@@ -65,6 +65,11 @@ class Settings:
         return self.training.enabled and self.training.mode == "package"
 
     @property
+    def image_trains_on_gpus(self) -> bool:
+        """Whether the trainer image runs GPU training (then it is built with CUDA torch; serving alone is CPU)."""
+        return self.training.enabled and self.training.mode == "container" and bool(self.training.gpu_type)
+
+    @property
     def uses_cloud_build(self) -> bool:
         return self.builds_image and self.trainer.image_builder == "cloudbuild"
 

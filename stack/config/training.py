@@ -76,6 +76,16 @@ def read_training(read: Reader, region: str, bundled_trainer: bool) -> TrainingS
     if gpu_count is None:
         gpu_count = (tier.gpu_count if tier else 0) or (1 if gpu_type else 0)
     check_gpu(read, gpu_type, gpu_count, machine_type, ("trainingGpuType", "trainingGpuCount"), compute_engine=False)
+    gpu = catalog.gpu_by_vertex_name(gpu_type) if gpu_type else None
+    if enabled and mode == "container" and bundled_trainer and gpu:
+        # The stack's trainer image takes PyTorch's CUDA wheels, which have no kernels for older GPUs.
+        supported = [g.vertex_name for g in catalog.GPU_TYPES if g.capability >= catalog.TORCH_CUDA_MIN_CAPABILITY]
+        read.check(
+            gpu.capability >= catalog.TORCH_CUDA_MIN_CAPABILITY, "trainingGpuType", gpu_type,
+            f"the trainer image's PyTorch CUDA wheels ({catalog.TORCH_CUDA_INDEX_URL}) run on compute capability "
+            f"{catalog.TORCH_CUDA_MIN_CAPABILITY} and newer ({catalog.TORCH_CUDA_WHEELS.url}): use one of "
+            f"{', '.join(supported)}",
+        )  # fmt: skip
 
     timeout_text = read.value("trainingTimeout")
     timeout = duration_seconds(timeout_text)

@@ -104,3 +104,16 @@ def test_only_the_stacks_own_trainer_gets_the_cuda_build_argument(tmp_path):
     assert "args" not in own["build"]
     bundled = render(gpu).one(IMAGE).inputs
     assert bundled["build"]["args"] == {"TORCH_INDEX_URL": "https://download.pytorch.org/whl/cu128"}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"trainingMode": "package", "trainingScaleTier": "BASIC_GPU"},  # the job runs Google's executor image
+        {"trainingEnabled": False, "trainingScaleTier": "BASIC_GPU", "servingModelUri": "gs://models-bucket/run/m"},
+    ],
+)
+def test_an_image_that_only_serves_is_built_for_cpu(overrides):
+    """Cloud Run runs the model server on CPU: CUDA wheels would only make the image larger and cold starts slower."""
+    image = render(overrides).one(IMAGE).inputs
+    assert "args" not in image["build"]

@@ -484,3 +484,13 @@ def test_the_tiers_counts_apply_unless_a_stack_sets_its_own():
     assert settings_from({"trainingScaleTier": "BASIC_GPU"}).training.gpu_count == 1
     assert settings_from({"trainingScaleTier": "BASIC_GPU", "trainingGpuCount": 2}).training.gpu_count == 2
     assert "trainingGpuCount 'two': must be a whole number" in problems_of({"trainingGpuCount": "two"})[0]
+
+
+@pytest.mark.parametrize("gpu", ["NVIDIA_TESLA_V100", "NVIDIA_TESLA_P4"])
+def test_gpus_the_trainer_images_cuda_wheels_do_not_support_are_refused_in_container_mode(gpu):
+    values = {"trainingGpuType": gpu, "trainingMachineType": "n1-standard-8"}
+    (problem,) = [p for p in problems_of(values) if p.startswith("trainingGpuType")]
+    assert "PyTorch CUDA wheels" in problem and "NVIDIA_TESLA_T4" in problem and gpu not in problem.split(": use")[1]
+    # Package mode runs Google's prebuilt executor image, which brings its own CUDA.
+    assert settings_from({**values, "trainingMode": "package"}).training.gpu_type == gpu
+
