@@ -14,7 +14,7 @@ from components.identities import Identities, IdentitiesArgs
 from components.network import Network, NetworkArgs
 from components.registry import ArtifactRegistry, ArtifactRegistryArgs, registry_grants
 from components.serving import Serving, ServingArgs
-from components.storage import DataBucket, DataBucketArgs, bucket_grants, served_model_prefix
+from components.storage import DataBucket, DataBucketArgs, bucket_access, bucket_grants
 from components.trainer_image import TrainerImage, TrainerImageArgs
 from components.trainer_package import TrainerPackage, TrainerPackageArgs
 from components.training_job import TrainingJob, TrainingJobArgs
@@ -71,7 +71,7 @@ data = DataBucket(
         settings=settings.bucket,
         apis=apis,
         kms_key_name=kms_key_name,
-        iam=bucket_grants(settings.bucket.name, members, server_reads=served_model_prefix(settings)),
+        iam=bucket_grants(settings.bucket.name, members, bucket_access(settings)),
     ),
 )
 

@@ -111,9 +111,6 @@ class Identities(pulumi.ComponentResource):
                     )
         self.register_outputs({role: account.email for role, account in self.accounts.items()})
 
-    def has(self, role: str) -> bool:
-        return role in self.accounts
-
     def email(self, role: str) -> pulumi.Output[str]:
         return self.accounts[role].email
 

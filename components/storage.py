@@ -32,52 +32,48 @@ OBJECT_READER, OBJECT_USER = "roles/storage.objectViewer", "roles/storage.object
 class BucketAccess:
     """What one account may do in the data bucket: read (everything, or some prefixes) and write some prefixes."""
 
-    reads: tuple[str, ...] | None = ()  # prefix names; None: the whole bucket
+    reads: tuple[str, ...] | None = ()  # object prefixes; None: the whole bucket
     writes: tuple[str, ...] = ()
     lists: bool = False  # with prefix-limited reads: list object names anywhere (not read them)
-
-
-# Who may do what, by account. Every write is limited to its prefixes by an IAM Condition; reads may be
-# bucket-wide. Listing is checked against the bucket, not the objects: an account that lists (a trainer
-# finding checkpoints, the server probing its model directory) needs a bucket-wide read or `lists`.
-BUCKET_ACCESS: dict[str, BucketAccess] = {
-    "trainer": BucketAccess(reads=None, writes=("jobs",)),
-    "workstation": BucketAccess(reads=None, writes=("data", "dvc", "scratch")),
-    "server": BucketAccess(reads=("jobs",), lists=True),
-    "builder": BucketAccess(reads=("builds",)),
-    "deployer": BucketAccess(writes=("packages", "builds")),
-    "previewer": BucketAccess(reads=("packages", "builds")),
-}
 
 
 def served_model_prefix(settings: Settings) -> str:
     """What the server reads: the stack's runs (`jobs/`), or the servingModelUri directory when it lies in
     this bucket (a model elsewhere needs a grant there: stack.preview_warnings says which)."""
-    own = f"gs://{settings.bucket.name}/"
-    uri = settings.serving.model_uri
-    if uri.startswith(own) and uri != own:
-        return uri.removeprefix(own).rstrip("/") + "/"
+    location = settings.serving.model_location
+    if location and location[0] == settings.bucket.name:
+        return location[1]
     return PREFIXES["jobs"]
 
 
+def bucket_access(settings: Settings) -> dict[str, BucketAccess]:
+    """Who may do what, by account. Every write is limited to its prefixes by an IAM Condition; reads may be
+    bucket-wide. Listing is checked against the bucket, not the objects: an account that lists (a trainer
+    finding checkpoints, the server probing its model directory) needs a bucket-wide read or `lists`."""
+    prefix = PREFIXES
+    return {
+        "trainer": BucketAccess(reads=None, writes=(prefix["jobs"],)),
+        "workstation": BucketAccess(reads=None, writes=(prefix["data"], prefix["dvc"], prefix["scratch"])),
+        "server": BucketAccess(reads=(served_model_prefix(settings),), lists=True),
+        "builder": BucketAccess(reads=(prefix["builds"],)),
+        "deployer": BucketAccess(writes=(prefix["packages"], prefix["builds"])),
+        "previewer": BucketAccess(reads=(prefix["packages"], prefix["builds"])),
+    }
+
+
 def bucket_grants(
-    bucket: str, members: Mapping[str, pulumi.Input[str]], server_reads: str = PREFIXES["jobs"]
+    bucket: str, members: Mapping[str, pulumi.Input[str]], access: Mapping[str, BucketAccess]
 ) -> dict[str, iam.Grant]:
-    """The grants of `BUCKET_ACCESS` for the accounts in `members`; `server_reads` is the prefix of the
-    model the server serves (its own choice with servingModelUri)."""
+    """The grants of `access` (bucket_access) for the accounts in `members`."""
     grants: dict[str, iam.Grant] = {}
     for role, member in members.items():
-        access = BUCKET_ACCESS[role]
-        reads = (server_reads,) if role == "server" else access.reads and tuple(PREFIXES[p] for p in access.reads)
+        reads, writes, lists = access[role].reads, access[role].writes, access[role].lists
         if reads is None:
             grants[f"{role}-read"] = iam.Grant(OBJECT_READER, member)
         elif reads:
-            grants[f"{role}-read"] = iam.Grant(
-                OBJECT_READER, member, iam.objects_under(bucket, *reads, listing=access.lists)
-            )
-        if access.writes:
-            prefixes = [PREFIXES[p] for p in access.writes]
-            grants[f"{role}-write"] = iam.Grant(OBJECT_USER, member, iam.objects_under(bucket, *prefixes))
+            grants[f"{role}-read"] = iam.Grant(OBJECT_READER, member, iam.objects_under(bucket, *reads, listing=lists))
+        if writes:
+            grants[f"{role}-write"] = iam.Grant(OBJECT_USER, member, iam.objects_under(bucket, *writes))
     return grants
 
 

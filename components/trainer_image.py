@@ -27,6 +27,7 @@ from components.apis import ProjectApis
 from components.registry import ArtifactRegistry
 from components.storage import PREFIXES, DataBucket
 from providers.cloud_build import CloudBuild, CloudBuildArgs
+from providers.dynamic_base import WAIT_MARGIN_SECONDS
 from stack import catalog
 from stack.config import TrainerSettings
 from stack.schema import BUILD_CACHE, PROJECT_DIR
@@ -139,7 +140,7 @@ class TrainerImage(pulumi.ComponentResource):
                 build_args=dict(arguments) or None,
                 timeout_seconds=args.trainer.build_timeout_seconds,
                 # A build waits for its queue and runs at most its timeout.
-                wait_timeout_seconds=float(args.trainer.build_timeout_seconds + 15 * 60),
+                wait_timeout_seconds=float(args.trainer.build_timeout_seconds + WAIT_MARGIN_SECONDS),
             ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[*args.apis.needed_by("cloudbuild"), *args.waits_for]),
         )

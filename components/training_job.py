@@ -19,13 +19,12 @@ import pulumi
 
 from components.apis import ProjectApis
 from components.storage import DataBucket
+from providers.dynamic_base import WAIT_MARGIN_SECONDS
 from providers.vertex_job import CustomJob, CustomJobArgs
 from providers.vertex_spec import worker_pool_spec
 from stack.config import TrainingSettings
 
 RUN_DIRECTORY_PLACEHOLDER = "gs://BUCKET/jobs/RUN"
-# How long `pulumi up` waits beyond the job's own timeout for `running`/`succeeded`: queueing and start-up.
-WAIT_MARGIN_SECONDS = 15 * 60
 # Read by the stack's trainer: it checks the package it runs is the one the stack uploaded.
 PACKAGE_URI_ENV, PACKAGE_SHA256_ENV = "TRAINER_PACKAGE_URI", "TRAINER_PACKAGE_SHA256"
 

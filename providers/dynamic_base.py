@@ -30,6 +30,10 @@ from providers import rest
 Problems = list[tuple[str, str]]
 
 
+# How long `pulumi up` waits beyond the work's own timeout (a job's, a build's): queueing and start-up.
+WAIT_MARGIN_SECONDS = 15 * 60
+
+
 def blocking_problems(problems: list[tuple[str, str]], location_field: str) -> list[str]:
     """Of `check_inputs`' (property, problem) pairs, those that must stop a read, update or delete as well as a
     create: where the request and the token go, and what no request can do without. The other rules follow

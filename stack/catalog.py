@@ -249,7 +249,10 @@ CLOUD_RUN_LIMITS = Source(
     "240 s; SIGTERM 10 s before the instance stops.",
 )
 CLOUD_RUN_CPU_MEMORY_LIMITS_GIB = {"1": 4, "2": 8, "4": 16, "6": 24, "8": 32}
-# run.v2 RevisionScaling.maxInstanceCount: "When unspecified, the field is set to the server default value of 100".
+# The stack's bound on servingMin/MaxInstances: Cloud Run's default maximum (run.v2 RevisionScaling.maxInstanceCount:
+# "When unspecified, the field is set to the server default value of 100"). Cloud Run itself allows more, up to the
+# region's CPU and memory quota (https://cloud.google.com/run/docs/configuring/max-instances-limits).
 CLOUD_RUN_MAX_INSTANCES = 100
-# Service names are DNS labels of at most 49 characters (run.v2 Service.name; Cloud Run's naming rules).
+# run.v2 services.create serviceId: "must begin with letter, and cannot end with hyphen; must contain fewer than 50
+# characters".
 CLOUD_RUN_SERVICE_NAME_LIMIT = 49

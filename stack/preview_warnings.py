@@ -24,10 +24,10 @@ def of(settings: Settings, today: date | None = None) -> list[str]:
     if settings.vm.enabled:
         warnings += _vm_image(settings.vm.image, today)
         gpu = catalog.gpu_by_compute_name(settings.vm.gpu_type) if settings.vm.gpu_type else None
-        warnings += _gpu(gpu, "vmGpuType", today)
+        warnings += _gpu(gpu, f"vmGpuType {settings.vm.gpu_type}", today)
     if settings.training.enabled:
         gpu = catalog.gpu_by_vertex_name(settings.training.gpu_type) if settings.training.gpu_type else None
-        warnings += _gpu(gpu, "trainingGpuType", today)
+        warnings += _gpu(gpu, f"trainingGpuType {settings.training.gpu_type}", today)
     if settings.serving.enabled:
         warnings += _serving_model(settings)
     elif settings.serving.off_because:
@@ -73,18 +73,18 @@ def _vm_image(image: str, today: date) -> list[str]:
     return []
 
 
-def _gpu(gpu: catalog.GpuType | None, key: str, today: date) -> list[str]:
+def _gpu(gpu: catalog.GpuType | None, setting: str, today: date) -> list[str]:
     if gpu is None or gpu.end_of_support is None or gpu.end_of_support - today > SOON:
         return []
-    return [f"{key} {gpu.vertex_name}: Google's end of support is {gpu.end_of_support} ({gpu.source.url})"]
+    return [f"{setting}: Google's end of support is {gpu.end_of_support} ({gpu.source.url})"]
 
 
 def _serving_model(settings: Settings) -> list[str]:
     """A model in another bucket: the stack grants reads of its own bucket only."""
-    uri = settings.serving.model_uri
-    if not uri or uri.startswith(f"gs://{settings.bucket.name}/"):
+    uri, location = settings.serving.model_uri, settings.serving.model_location
+    if location is None or location[0] == settings.bucket.name:
         return []
-    bucket = uri.removeprefix("gs://").split("/", 1)[0]
+    bucket = location[0]
     account = f"{naming.service_account_id(settings.stack, 'server')}@{settings.project}.iam.gserviceaccount.com"
     return [
         f"servingModelUri {uri}: the model server may read only this stack's bucket; let it read gs://{bucket}: "

@@ -5,8 +5,8 @@ The program reads the same file at run time so that there is no second copy of a
 It sees the defaults twice over: `pulumi up` and `pulumi preview` hand the program every declared key,
 the ones a stack does not set filled in from their defaults (`cli_config`), while the SDK on its own
 (mocks, the automation API without a project file) passes only the keys a stack sets. The settings
-must not depend on which: a key counts as set only when its value differs from its default
-(`is_default`).
+must not depend on which: no rule may tell "set by the stack" from "present", only a value from its
+default.
 """
 
 from __future__ import annotations
@@ -26,9 +26,6 @@ PROJECT_FILE = PROJECT_DIR / "Pulumi.yaml"
 # Built artefacts live here between runs (content-addressed, so concurrent runs never clash).
 BUILD_CACHE = PROJECT_DIR / ".pulumi-build"
 
-# Pulumi's schema types, and the Python type of a value of each.
-_PYTHON_TYPES = {"string": str, "integer": int, "boolean": bool, "array": list}
-
 
 @dataclass(frozen=True)
 class Key:
@@ -38,10 +35,6 @@ class Key:
     # The schema's `type`; None for structured keys (objects, or either an object or a list) and for
     # counts whose default is "unset" ("").
     type: str | None = None
-
-    @property
-    def python_type(self) -> type | None:
-        return _PYTHON_TYPES.get(self.type or "")
 
 
 @cache
@@ -86,18 +79,6 @@ def cli_config(values: Mapping[str, str], namespace: str | None = None) -> dict[
     """`values` (keys as `namespace:key`) plus every declared key it lacks at its default, as the CLI hands them."""
     namespace = namespace or project_name()
     return {**{f"{namespace}:{name}": cli_rendering(name) for name in keys()}, **values}
-
-
-def is_default(name: str, text: str) -> bool:
-    """Whether the raw value `text` of `name` is its default (as the CLI or a stack writes it)."""
-    expected = default(name)
-    if isinstance(expected, str):
-        return text == expected
-    try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError:
-        return False
-    return type(parsed) is type(expected) and parsed == expected
 
 
 def suggestion(name: str) -> str | None:

@@ -21,7 +21,7 @@ def check_gpu(
     configuration keys of the type and the count, named in every problem."""
     type_key, count_key = keys
     if not gpu_type:
-        read.check(not gpu_count, count_key, gpu_count, f"set {type_key} too (or leave the count at 0)")
+        read.check(not gpu_count, count_key, gpu_count, f"set {type_key} too (or leave {count_key} unset)")
         return
     today = today or date.today()
     name_of = (lambda g: g.compute_name) if compute_engine else (lambda g: g.vertex_name)

@@ -42,12 +42,6 @@ class Reader:
         # Keys already reported as unusable (wrong type, malformed): never judged again by another rule.
         self._reported: set[str] = set()
 
-    def given(self, key: str) -> bool:
-        """Whether the stack sets `key` to something other than its default. The CLI passes every
-        default as a value (stack.schema), so a value equal to the default counts as not set."""
-        text = self._raw(key)
-        return text is not None and not schema.is_default(key, text)
-
     def count(self, key: str) -> int | None:
         """A count whose default is "" (unset: someone else's count applies): None, or a whole number."""
         text = self._raw(key)

@@ -8,7 +8,8 @@ from dataclasses import dataclass
 from stack import catalog
 from stack.config.reader import Reader
 
-GCS_DIRECTORY = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}[a-z0-9](/[^\s]*)?$")
+# A directory in a bucket (not the bucket's root): gs://BUCKET/PATH.
+GCS_DIRECTORY = re.compile(r"^gs://(?P<bucket>[a-z0-9][a-z0-9._-]{1,220}[a-z0-9])/(?P<path>[^\s/][^\s]*)$")
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,12 @@ class ServingSettings:
     model_uri: str  # empty: the model of the training run the stack declares
     deletion_protection: bool
     off_because: str = ""  # why serving is off although servingEnabled is true
+
+    @property
+    def model_location(self) -> tuple[str, str] | None:
+        """(bucket, object prefix ending in /) of servingModelUri; None when the stack serves its own run."""
+        match = GCS_DIRECTORY.match(self.model_uri)
+        return (match["bucket"], match["path"].rstrip("/") + "/") if match else None
 
 
 def read_serving(read: Reader, training_enabled: bool, bundled_trainer: bool) -> ServingSettings:

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from providers.cloud_build_spec import MAX_BUILD_TIMEOUT_SECONDS
 from stack import schema
 from stack.config.reader import Reader, duration_seconds
 
@@ -40,7 +41,7 @@ def read_trainer(read: Reader) -> TrainerSettings:
     timeout_text = read.value("imageBuildTimeout")
     timeout = duration_seconds(timeout_text)
     read.check(
-        timeout is not None and 60 <= timeout <= 24 * 3600, "imageBuildTimeout", timeout_text,
+        timeout is not None and 60 <= timeout <= MAX_BUILD_TIMEOUT_SECONDS, "imageBuildTimeout", timeout_text,
         "a duration between one minute and 24 hours such as 20m or 1h",
     )  # fmt: skip
     return TrainerSettings(source_dir=source, module=module, image_builder=builder, build_timeout_seconds=timeout or 0)

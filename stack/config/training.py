@@ -127,7 +127,7 @@ def _training_args(read: Reader, bundled_trainer: bool) -> tuple[tuple[str, ...]
         return tuple(arg if isinstance(arg, str) else str(arg) for arg in given), False
     if not bundled_trainer:
         # The object form is the taxi trainer's shorthand: nothing taxi-specific goes to another trainer.
-        if read.given("trainingArgs"):
+        if given != schema.default("trainingArgs"):  # the CLI passes the default object like a set value
             read.check(
                 False, "trainingArgs", given,
                 "with your own trainerSource, give the trainer's arguments as a list of strings (passed verbatim)",

@@ -49,6 +49,11 @@ def test_a_gpu_near_its_end_of_support_is_named():
     )
     (warning,) = preview_warnings.of(settings, today=date(2026, 8, 1))
     assert warning.startswith("trainingGpuType NVIDIA_TESLA_P100: Google's end of support is 2026-09-15")
+    vm = settings_from({"vmMachineType": "n1-standard-4", "vmGpuType": "nvidia-tesla-t4", "vmGpuCount": 1})
+    vm = dataclasses.replace(vm, vm=dataclasses.replace(vm.vm, gpu_type="nvidia-tesla-p100"))
+    vm = dataclasses.replace(vm, training=dataclasses.replace(vm.training, enabled=False))
+    (warning,) = preview_warnings.of(vm, today=date(2026, 8, 1))
+    assert warning.startswith("vmGpuType nvidia-tesla-p100: Google's end of support is 2026-09-15"), "as configured"
 
 
 @pytest.mark.parametrize("uri, warned", [("gs://other-bucket/run/model", True),
