@@ -74,7 +74,7 @@ def test_headers_carry_no_time_owner_or_local_name(tmp_path):
 def test_the_sdist_holds_the_package_and_its_metadata_but_no_tests_or_data(tmp_path):
     sdist = build_sdist(TRAINING_DIR, tmp_path)
     names = {name.split("/", 1)[1] for name in members(sdist.path) if "/" in name}
-    assert {"PKG-INFO", "pyproject.toml", "README.md", "trainer/__init__.py", "trainer/task.py"} <= names
+    assert {"PKG-INFO", "pyproject.toml", "trainer/__init__.py", "trainer/task.py"} <= names
     assert not [n for n in names if n.startswith(("tests/", "data/", "bench/", "runs/")) or "__pycache__" in n]
     with tarfile.open(sdist.path) as tar:
         pkg_info = tar.extractfile("trainer-0.1.0/PKG-INFO").read().decode()

@@ -71,7 +71,8 @@ def test_vertex_model_dirs_are_written_through_the_fuse_mount():
 def test_the_policy_pack_passes_the_example_stack(mode):
     sys.path.insert(0, str(PROJECT_DIR / "policy"))
     try:
-        from policies import POLICIES, violations
+        from policies import POLICIES
+        from tests.policy.resources import violations
     finally:
         sys.path.remove(str(PROJECT_DIR / "policy"))
 

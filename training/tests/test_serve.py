@@ -230,6 +230,12 @@ def test_unknown_routes_and_wrong_methods(server):
     status, answer, headers = server.call("POST", "/health", b"{}")
     assert (status, headers["allow"]) == (405, "GET, HEAD") and "use GET" in answer["error"]
     assert server.call("HEAD", "/health")[0] == 200
+    # A WebSocket upgrade is an HTTP request like any other: the app speaks HTTP only.
+    upgrade = {"Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+               "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ=="}  # fmt: skip
+    status, answer, _ = server.call("GET", "/predict", headers=upgrade)
+    assert status == 405 and "use POST" in answer["error"]
+    assert server.call("GET", "/health")[0] == 200
 
 
 def test_limits_answer_413_and_the_server_goes_on(limited_server, predictor, eval_rows):
@@ -325,6 +331,21 @@ def test_settings_from_arguments_then_vertex_then_cloud_run_variables(monkeypatc
     assert args.predict_routes == {"/predict", "/v1/endpoints/1/deployedModels/2:predict"}
     args = serve.parse_args(["--model-dir", "/local/model", "--port", "1234", "--num-threads", "2"])
     assert (args.model_dir, args.port, args.num_threads) == ("/local/model", 1234, 2)
+
+
+@pytest.mark.parametrize(
+    "variable, value, flag",
+    [("SERVE_MAX_BATCH_SIZE", "abc", "--max-batch-size"), ("PORT", "8080x", "--port"),
+     ("SERVE_NUM_THREADS", "0", "--num-threads")],
+)  # fmt: skip
+def test_a_bad_setting_is_a_usage_error_naming_it(monkeypatch, capsys, variable, value, flag):
+    monkeypatch.setenv("MODEL_DIR", "/local/model")
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(SystemExit) as exited:
+        serve.parse_args([])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert f"argument {flag}" in error and repr(value) in error and "Traceback" not in error
 
 
 def test_vertex_routes_and_storage_uri(monkeypatch, model_dir, predictor, eval_rows):

@@ -56,6 +56,16 @@ def test_non_numeric_value_names_file_line_and_column(csv_file, sample_lines):
         csv_data.read_csv(path)
 
 
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "NaN"])
+def test_a_non_finite_number_names_file_line_and_column(csv_file, sample_lines, value):
+    """One inf would make every loss NaN, and a model the server can never load."""
+    lines = list(sample_lines[:10])
+    lines[4] = replace_field(lines[4], "fare", value)
+    path = csv_file("\n".join(lines))
+    with pytest.raises(columns.DataError, match=r"data\.csv, line 5, column 'fare': .* is not a finite number"):
+        csv_data.read_csv(path)
+
+
 def test_non_integer_category_names_line_and_column(csv_file, sample_lines):
     lines = list(sample_lines[:10])
     lines[3] = replace_field(lines[3], "trip_start_hour", "7pm")

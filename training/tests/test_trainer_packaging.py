@@ -46,7 +46,7 @@ def test_dockerignore_lets_in_exactly_what_the_dockerfile_copies():
     assert patterns[0] == "*", "an allow-list: everything else stays out of the build context"
     allowed = {pattern[1:] for pattern in patterns if pattern.startswith("!")}
     copied = re.findall(r"^COPY (.+) \S+$", (TRAINING_DIR / "Dockerfile").read_text(), re.M)
-    assert copied == ["requirements.txt", "pyproject.toml README.md", "trainer/"]
+    assert copied == ["requirements.txt", "pyproject.toml", "trainer/"]
     assert allowed == {"Dockerfile", *" ".join(copied).split()}
 
 
@@ -100,7 +100,8 @@ def test_sdist_holds_the_package_but_not_tests_bench_or_data(sdist):
     with tarfile.open(sdist) as tar:
         names = {name.split("/", 1)[1] for name in tar.getnames() if "/" in name}
         pkg_info = tar.extractfile(next(m for m in tar.getmembers() if m.name.endswith("/PKG-INFO"))).read().decode()
-    assert {"trainer/task.py", "trainer/features.py", "trainer/predict.py", "pyproject.toml", "README.md"} <= names
+    assert {"trainer/task.py", "trainer/features.py", "trainer/predict.py", "pyproject.toml"} <= names
+    assert "README.md" not in names, "a documentation edit must not make a new package (and training run)"
     assert not [n for n in names if n.startswith(("tests", "bench", "data", "runs")) or "__pycache__" in n]
     requires = {requirement_name(line.split(": ", 1)[1])
                 for line in pkg_info.splitlines() if line.startswith("Requires-Dist:")}  # fmt: skip

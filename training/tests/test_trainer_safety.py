@@ -17,7 +17,7 @@ import torch
 from conftest import TRAINING_DIR, run_trainer
 from test_trainer_errors import data_args, run_cli, the_error
 
-from trainer import checkpoint, errors, predict, task
+from trainer import checkpoint, errors, fs, predict, task
 
 REPO_ROOT = TRAINING_DIR.parent
 
@@ -160,6 +160,13 @@ def test_a_missing_package_is_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv(task.PACKAGE_SHA256_ENV, "0" * 64)
     with pytest.raises(errors.TrainerError, match="trainer-0.1.0.tar.gz: no such file"):
         task.verify_package(lambda *args, **fields: None)
+
+
+def test_a_file_torch_did_not_write_is_damaged_not_malicious(tmp_path):
+    (tmp_path / "model.pt").write_bytes(b"not a torch file")
+    with pytest.raises(errors.TrainerError, match=r"model\.pt: not a torch file") as raised:
+        fs.torch_load(str(tmp_path / "model.pt"))
+    assert not isinstance(raised.value, errors.UnsafeFileError)
 
 
 def test_a_truncated_checkpoint_is_an_error_not_a_traceback(model_job, tmp_path):

@@ -42,8 +42,9 @@ COLUMN_TYPES.update({c: pa.string() for c in STRING_CATEGORICAL})
 # are counted and looked up by dictionary index, never by hashing every row's string again.
 READ_TYPES = dict(COLUMN_TYPES)
 READ_TYPES.update({c: pa.dictionary(pa.int32(), pa.string()) for c in STRING_CATEGORICAL})
-NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$")
-INTEGER = re.compile(r"^\s*[-+]?\d+\s*$")
+# ASCII digits only, as the CSV reader (pyarrow) takes them; at most 19 digits for an int64.
+NUMBER = re.compile(r"^\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*$", re.ASCII)
+INTEGER = re.compile(r"^\s*[-+]?\d{1,19}\s*$", re.ASCII)
 
 
 class DataError(ValueError):

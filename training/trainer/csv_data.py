@@ -5,8 +5,8 @@ Missing-value policy (empty fields):
   * numeric feature empty      -> imputed with the training mean (0 after standardisation) and flagged
                                   by a per-column missing-indicator input.
   * categorical feature empty  -> its own "missing" category.
-Unparseable values (text in a numeric column, a label other than 0/1) stop the run with an error
-naming the file, the line and the column. A file without the expected header, or empty, is an error.
+Unparseable values (text in a numeric column, inf or nan, a label other than 0/1) stop the run with an
+error naming the file, the line and the column. A file without the expected header, or empty, is an error.
 """
 
 import csv
@@ -59,6 +59,15 @@ def read_csv(path, require_label=True):
         raise _diagnose(path, source.read(), columns, error) from None
     if table.num_rows == 0:
         raise DataError(f"{path}: no data rows after the header")
+    for column in columns:
+        values = table[column]
+        if pa.types.is_floating(values.type):
+            # pyarrow reads "inf" and "nan" as numbers; one would turn the whole model into NaN.
+            bad = pc.and_(pc.is_valid(values), pc.invert(pc.is_finite(values)))
+            if pc.any(bad).as_py():
+                row = pc.index(bad, True).as_py()
+                value = values[row].as_py()
+                raise DataError(f"{path}, line {row + 2}, column '{column}': {value!r} is not a finite number")
     if LABEL in table.column_names:
         label = table[LABEL]
         bad = pc.and_(pc.is_valid(label), pc.invert(pc.is_in(label, pa.array([0.0, 1.0]))))

@@ -164,13 +164,6 @@ def listdir(path):
     return sorted(posixpath.basename(e.rstrip("/")) for e in entries)
 
 
-def open_read(path):
-    """A binary file object; errors opening it are TrainerErrors (errors while reading are not)."""
-    with _translating(path):
-        fs, p = filesystem(path)
-        return fs.open(p, "rb")
-
-
 def read_bytes(path):
     with _translating(path):
         fs, p = filesystem(path)
@@ -245,12 +238,15 @@ def torch_load(path):
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        # Only torch's diagnosis (e.g. "unsupported GLOBAL posix.system"), not its advice to unpickle fully.
-        found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL|Unsupported operand) \S+", str(error))
+        # Only torch's diagnosis (e.g. "unsupported GLOBAL posix.system"), not its advice to unpickle fully. A
+        # global the safe loader refuses is code the file would run; anything else is a file torch did not write.
+        found = re.search(r"(?:unsupported GLOBAL|Unsupported global: GLOBAL) \S+", str(error))
+        if not found:
+            raise errors.TrainerError(f"{path}: not a torch file (damaged, or not written by torch.save)") from None
         raise errors.UnsafeFileError(
             f"{path}: refused to load: it is not in the safe format (tensors and plain values only) and would "
             f"need full unpickling, which can run arbitrary code: an older trainer's file, or a tampered one"
-            + (f" ({found.group(0)})" if found else "")
+            + f" ({found.group(0)})"
         ) from None
     except (RuntimeError, EOFError) as error:
         if isinstance(error, RuntimeError) and "PytorchStreamReader" not in str(error):

@@ -34,30 +34,42 @@ COMPLETE_MARKER = "metrics.json"  # written last by trainer.task: its presence m
 JSON = [(b"content-type", b"application/json")]
 
 
+def positive(kind):
+    """An argparse type: a number above zero."""
+
+    def parse(text):
+        value = kind(text)
+        if value <= 0:
+            raise argparse.ArgumentTypeError(f"{text!r} is not above zero")
+        return value
+
+    parse.__name__ = f"positive {kind.__name__}"
+    return parse
+
+
 def parse_args(argv=None):
+    # Settings from the environment are argparse defaults given as text: argparse checks them with the same
+    # `type` as the flag, so a bad $SERVE_… is a usage error naming it, not a traceback.
     env = os.environ
-
-    def setting(name, default, kind=int):
-        return kind(env.get(name, default))
-
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model-dir", default=env.get("AIP_STORAGE_URI") or env.get("MODEL_DIR"),
                         help="local, /gcs/... or gs://...; default $AIP_STORAGE_URI, else $MODEL_DIR")  # fmt: skip
     parser.add_argument("--host", default="0.0.0.0")
-    parser.add_argument("--port", type=int, default=int(env.get("AIP_HTTP_PORT") or env.get("PORT") or 8080),
+    parser.add_argument("--port", type=positive(int), default=env.get("AIP_HTTP_PORT") or env.get("PORT") or "8080",
                         help="default $AIP_HTTP_PORT, else $PORT, else 8080")  # fmt: skip
-    parser.add_argument("--num-threads", type=int, default=setting("SERVE_NUM_THREADS", 1), help="torch CPU threads")
-    parser.add_argument("--max-batch-size", type=int, default=setting("SERVE_MAX_BATCH_SIZE", 256),
+    parser.add_argument("--num-threads", type=positive(int), default=env.get("SERVE_NUM_THREADS", "1"),
+                        help="torch CPU threads ($SERVE_NUM_THREADS)")  # fmt: skip
+    parser.add_argument("--max-batch-size", type=positive(int), default=env.get("SERVE_MAX_BATCH_SIZE", "256"),
                         help="rows per forward pass (one larger request still runs whole)")  # fmt: skip
-    parser.add_argument("--batch-wait-ms", type=float, default=setting("SERVE_BATCH_WAIT_MS", 0.0, float),
+    parser.add_argument("--batch-wait-ms", type=float, default=env.get("SERVE_BATCH_WAIT_MS", "0"),
                         help="longest wait for more requests to batch (0: the event loop's next turn)")  # fmt: skip
-    parser.add_argument("--max-body-bytes", type=int, default=setting("SERVE_MAX_BODY_BYTES", 1 << 20))
-    parser.add_argument("--max-instances", type=int, default=setting("SERVE_MAX_INSTANCES", 1000))
-    parser.add_argument("--poll-seconds", type=float, default=setting("SERVE_POLL_SECONDS", 10.0, float),
+    parser.add_argument("--max-body-bytes", type=positive(int), default=env.get("SERVE_MAX_BODY_BYTES", str(1 << 20)))
+    parser.add_argument("--max-instances", type=positive(int), default=env.get("SERVE_MAX_INSTANCES", "1000"))
+    parser.add_argument("--poll-seconds", type=positive(float), default=env.get("SERVE_POLL_SECONDS", "10"),
                         help="how often an incomplete model directory is checked again")  # fmt: skip
-    parser.add_argument("--stats-seconds", type=float, default=setting("SERVE_STATS_SECONDS", 60.0, float),
+    parser.add_argument("--stats-seconds", type=positive(float), default=env.get("SERVE_STATS_SECONDS", "60"),
                         help="interval of the INFO latency summary")  # fmt: skip
-    parser.add_argument("--drain-seconds", type=int, default=setting("SERVE_DRAIN_SECONDS", 8),
+    parser.add_argument("--drain-seconds", type=int, default=env.get("SERVE_DRAIN_SECONDS", "8"),
                         help="on SIGTERM, how long in-flight requests may take (Cloud Run allows 10 s)")  # fmt: skip
     parser.add_argument("--log-level", default=env.get("LOG_LEVEL", "INFO"), help="DEBUG: one line per request")
     args = parser.parse_args(argv)
@@ -275,8 +287,9 @@ def _body_too_large(limit):
 
 def make_server(app, host, port, drain_seconds=8):
     """The HTTP stack (the benchmark's constant-answer ceiling runs on this same one)."""
-    config = uvicorn.Config(app, host=host, port=port, loop="auto", http="auto", interface="asgi3", lifespan="on",
-                            log_config=None, access_log=False, proxy_headers=False,
+    # ws="none": the app speaks HTTP only; a WebSocket upgrade is then an HTTP request it answers (405/404).
+    config = uvicorn.Config(app, host=host, port=port, loop="auto", http="auto", ws="none", interface="asgi3",
+                            lifespan="on", log_config=None, access_log=False, proxy_headers=False,
                             timeout_graceful_shutdown=drain_seconds)  # fmt: skip
     return uvicorn.Server(config)
 

@@ -20,7 +20,6 @@ from torch.nn.parallel import DistributedDataParallel
 
 from trainer import checkpoint, columns, csv_data, distributed, errors, features, fs, metrics
 from trainer.model import TipClassifier
-from trainer.tensorboard import ScalarWriter
 
 # Test hook: stop (as if preempted) right after the checkpoint of this epoch is written.
 STOP_AFTER_EPOCH_ENV = "TRAINER_STOP_AFTER_EPOCH"
@@ -202,7 +201,11 @@ def main(argv=None):
                 model_dir=args.model_dir)  # fmt: skip
 
     trained = DistributedDataParallel(model) if replica.world_size > 1 else model
-    tensorboard = ScalarWriter(args.tensorboard_dir) if args.tensorboard_dir and replica.is_main else None
+    tensorboard = None
+    if args.tensorboard_dir and replica.is_main:
+        from trainer.tensorboard import ScalarWriter  # tensorboardX: imported only by runs that write events
+
+        tensorboard = ScalarWriter(args.tensorboard_dir)
     stop_after = int(os.environ.get(STOP_AFTER_EPOCH_ENV, "0"))
 
     for epoch in range(first_epoch, args.num_epochs):
@@ -244,6 +247,8 @@ def main(argv=None):
             distributed.teardown(replica)
             sys.exit(STOPPED_EXIT_CODE)
 
+    if tensorboard:
+        tensorboard.close()
     if replica.is_main:
         write_outputs(args, model, preprocessing, history, skipped, len(train), len(evaluation), replica)
     distributed.teardown(replica)

@@ -48,6 +48,8 @@ def main(argv=None):
     parser.add_argument("--learning-rate", type=float, default=0.01)
     parser.add_argument("--model-dir", default=os.environ.get("AIP_MODEL_DIR", "runs/shapes"))
     args = parser.parse_args(argv)
+    if args.epochs < 1 or args.samples < 1:
+        parser.error("--epochs and --samples must be at least 1")
 
     generator = torch.Generator().manual_seed(0)
     images, labels = draw(args.samples, generator)
