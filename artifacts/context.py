@@ -16,15 +16,16 @@ import io
 import os
 import stat
 import tarfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import IO
 
 from docker.utils.build import PatternMatcher
 
 DOCKERIGNORE = ".dockerignore"
 # Hex digits of the SHA-256 used in image tags and object names (64 bits: collisions are moot).
 SHORT_HASH_LENGTH = 16
-# 1980-01-01T00:00:00Z, the reproducible-build epoch artifacts.sdist uses too.
+# 1980-01-01T00:00:00Z: the earliest time a zip can hold, the usual reproducible-build epoch.
 ARCHIVE_MTIME = 315532800
 
 
@@ -95,15 +96,35 @@ def image_tag(context: Path, dockerfile: str = "Dockerfile", build_args: Mapping
     return context_hash(context, dockerfile, build_args)[:SHORT_HASH_LENGTH]
 
 
-def _archive_entry(name: str, path: Path) -> tuple[tarfile.TarInfo, bytes | None]:
+def fixed_header(name: str) -> tarfile.TarInfo:
+    """A tar header for `name` with the fixed time and owner 0:0 of every reproducible archive here."""
     entry = tarfile.TarInfo(name)
     entry.mtime, entry.uid, entry.gid, entry.uname, entry.gname = ARCHIVE_MTIME, 0, 0, "", ""
+    return entry
+
+
+def reproducible_tgz(entries: Iterable[tuple[tarfile.TarInfo, IO[bytes] | None]]) -> bytes:
+    """`entries` (fixed headers, in order, with their content) as a gzipped tar that depends on nothing else."""
+    archive = io.BytesIO()
+    # PAX headers only where a name needs them (long or non-ASCII): no times, no owners.
+    with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for entry, content in entries:
+            tar.addfile(entry, content)
+    compressed = io.BytesIO()
+    # No file name and time 0 in the gzip header, so it does not vary either.
+    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
+        gz.write(archive.getvalue())
+    return compressed.getvalue()
+
+
+def _archive_entry(name: str, path: Path) -> tuple[tarfile.TarInfo, IO[bytes] | None]:
+    entry = fixed_header(name)
     if path.is_symlink():
         entry.type, entry.linkname, entry.mode = tarfile.SYMTYPE, os.readlink(path), 0o777
         return entry, None
     content = path.read_bytes()
     entry.size, entry.mode = len(content), normalised_mode(path)
-    return entry, content
+    return entry, io.BytesIO(content)
 
 
 def context_archive(context: Path, dockerfile: str = "Dockerfile") -> bytes:
@@ -114,14 +135,4 @@ def context_archive(context: Path, dockerfile: str = "Dockerfile") -> bytes:
     Only files and symlinks are stored, like the hash; extracting creates their directories.
     Name uploads after `context_hash`, not after these bytes: another zlib may compress differently.
     """
-    archive = io.BytesIO()
-    # PAX headers only where a name needs them (long or non-ASCII): no times, no owners.
-    with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for name in context_files(context, dockerfile):
-            entry, content = _archive_entry(name, context / name)
-            tar.addfile(entry, io.BytesIO(content) if content is not None else None)
-    compressed = io.BytesIO()
-    # No file name and time 0 in the gzip header, so it does not vary either.
-    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
-        gz.write(archive.getvalue())
-    return compressed.getvalue()
+    return reproducible_tgz(_archive_entry(name, context / name) for name in context_files(context, dockerfile))

@@ -11,7 +11,6 @@ same object name, and so no new training run.
 from __future__ import annotations
 
 import contextlib
-import gzip
 import hashlib
 import io
 import os
@@ -25,10 +24,7 @@ import build
 import build.env
 import pyproject_hooks
 
-from artifacts.context import SHORT_HASH_LENGTH
-
-# 1980-01-01T00:00:00Z: the earliest time a zip can hold, the usual reproducible-build epoch.
-FIXED_MTIME = 315532800
+from artifacts.context import SHORT_HASH_LENGTH, fixed_header, reproducible_tgz
 
 
 class SdistError(Exception):
@@ -52,10 +48,9 @@ class Sdist:
 
 
 def _normalised_entry(member: tarfile.TarInfo) -> tarfile.TarInfo:
-    entry = tarfile.TarInfo(member.name)
+    entry = fixed_header(member.name)
     entry.type, entry.size, entry.linkname = member.type, member.size, member.linkname
     entry.mode = 0o755 if member.isdir() or member.mode & 0o100 else 0o644
-    entry.mtime, entry.uid, entry.gid, entry.uname, entry.gname = FIXED_MTIME, 0, 0, "", ""
     return entry
 
 
@@ -63,16 +58,9 @@ def normalise(sdist: bytes) -> bytes:
     """The same archive with every header field that depends on time, owner or umask fixed."""
     with tarfile.open(fileobj=io.BytesIO(sdist), mode="r:*") as source:
         members = sorted(source.getmembers(), key=lambda member: member.name)
-        archive = io.BytesIO()
-        # PAX headers only where a name needs them (over 100 characters): no times, no owners.
-        with tarfile.open(fileobj=archive, mode="w", format=tarfile.PAX_FORMAT) as target:
-            for member in members:
-                content = source.extractfile(member) if member.isfile() else None
-                target.addfile(_normalised_entry(member), content)
-    compressed = io.BytesIO()
-    with gzip.GzipFile(filename="", mode="wb", fileobj=compressed, mtime=0) as gz:
-        gz.write(archive.getvalue())
-    return compressed.getvalue()
+        return reproducible_tgz(
+            (_normalised_entry(member), source.extractfile(member) if member.isfile() else None) for member in members
+        )
 
 
 @contextlib.contextmanager
@@ -95,8 +83,6 @@ def build_sdist(source_dir: Path, cache_dir: Path) -> Sdist:
     """Build `source_dir`'s sdist into `cache_dir/packages/<hash>/` and describe it."""
     if not (source_dir / "pyproject.toml").is_file():
         raise SdistError(f"{source_dir}: no pyproject.toml, so there is nothing to build a Python package from")
-    previous_epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ["SOURCE_DATE_EPOCH"] = str(FIXED_MTIME)
     try:
         with tempfile.TemporaryDirectory(prefix="sdist-") as out, _builder(source_dir) as builder:
             built = Path(builder.build("sdist", out))
@@ -104,11 +90,6 @@ def build_sdist(source_dir: Path, cache_dir: Path) -> Sdist:
             filename = built.name
     except (build.BuildException, build.BuildBackendException, build.env.FailedProcessError) as failed:
         raise SdistError(f"{source_dir}: the PEP 517 sdist build failed: {failed}") from failed
-    finally:
-        if previous_epoch is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-        else:
-            os.environ["SOURCE_DATE_EPOCH"] = previous_epoch
 
     sha256 = hashlib.sha256(content).hexdigest()
     target = cache_dir / "packages" / sha256[:SHORT_HASH_LENGTH] / filename

@@ -146,8 +146,6 @@ def _problems_of(key: str, value: Any) -> list[tuple[str, str]]:
         valid, expected = _RULES[key]
         return [] if valid(value) else [(key, f"{key} must be {expected}, got {value!r}")]
     if key == "api_endpoint":
-        if isinstance(value, str) and value != value.strip():
-            return [(key, f"api_endpoint must not start or end with whitespace, got {value!r}")]
         return rest.endpoint_problems(None, value)
     if key == "timeout_seconds":
         return _number_problem(key, value, 0, MAX_BUILD_TIMEOUT_SECONDS)

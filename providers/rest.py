@@ -77,7 +77,7 @@ LOOPBACK_ENDPOINT = re.compile(r"http://(127\.0\.0\.1|localhost)(:\d{1,5})?/?")
 def endpoint_problems(region: Any, api_endpoint: Any) -> list[tuple[str, str]]:
     """(property, problem) pairs for a region or endpoint that would send requests (and the token) elsewhere.
 
-    Unknown values (preview) are skipped; a dynamic provider's `check` calls this before any request."""
+    Callers pass unknown (preview) values as None; a dynamic provider's `check` calls this before any request."""
     problems = []
     if isinstance(region, str) and region and not REGION_NAME.fullmatch(region):
         problems.append(("region", f"region {region!r} is not a Google Cloud region name such as europe-west1"))

@@ -29,10 +29,6 @@ def trainer_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def docker_hash(context: Path) -> str:
-    return context_hash(context)
-
-
 def touch_everything(root: Path, seconds: int) -> None:
     for path in root.rglob("*"):
         os.utime(path, (seconds, seconds))
@@ -81,15 +77,15 @@ def test_build_context_is_what_the_dockerfile_copies():
 
 
 def test_context_hash_changes_with_the_code(trainer_copy):
-    before = docker_hash(trainer_copy)
+    before = context_hash(trainer_copy)
     task = trainer_copy / "trainer" / "task.py"
     task.write_text(task.read_text() + "\n# changed\n")
-    assert docker_hash(trainer_copy) != before
+    assert context_hash(trainer_copy) != before
 
 
 @pytest.mark.parametrize("change", ["dockerfile", "requirements", "new_module", "executable_bit", "rename"])
 def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change):
-    before = docker_hash(trainer_copy)
+    before = context_hash(trainer_copy)
     if change == "dockerfile":
         (trainer_copy / "Dockerfile").write_text((trainer_copy / "Dockerfile").read_text() + "\nENV X=1\n")
     elif change == "requirements":
@@ -100,7 +96,7 @@ def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change)
         (trainer_copy / "trainer" / "task.py").rename(trainer_copy / "trainer" / "main.py")
     else:
         (trainer_copy / "trainer" / "task.py").chmod(0o755)
-    assert docker_hash(trainer_copy) != before
+    assert context_hash(trainer_copy) != before
 
 
 @pytest.mark.parametrize(
@@ -116,30 +112,30 @@ def test_context_hash_changes_with_what_the_image_contains(trainer_copy, change)
     ],
 )
 def test_context_hash_ignores_dockerignored_files(trainer_copy, ignored_file):
-    before = docker_hash(trainer_copy)
+    before = context_hash(trainer_copy)
     path = trainer_copy / ignored_file
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(b"not part of the image")
-    assert docker_hash(trainer_copy) == before
+    assert context_hash(trainer_copy) == before
 
 
 def test_context_hash_ignores_times_and_group_permissions(trainer_copy):
-    before = docker_hash(trainer_copy)
+    before = context_hash(trainer_copy)
     touch_everything(trainer_copy, 1_700_000_000)
     (trainer_copy / "trainer" / "model.py").chmod(0o664)
-    assert docker_hash(trainer_copy) == before
+    assert context_hash(trainer_copy) == before
 
 
 def test_context_hash_counts_an_ignored_dockerfile(trainer_copy):
     (trainer_copy / ".dockerignore").write_text("Dockerfile\n")
-    before = docker_hash(trainer_copy)
+    before = context_hash(trainer_copy)
     (trainer_copy / "Dockerfile").write_text("FROM scratch\n")
-    assert docker_hash(trainer_copy) != before
+    assert context_hash(trainer_copy) != before
 
 
 def test_image_tag_is_a_valid_docker_tag():
     tag = build_context.image_tag(TRAINING_DIR)
-    assert len(tag) == build_context.SHORT_HASH_LENGTH and tag == docker_hash(TRAINING_DIR)[: len(tag)]
+    assert len(tag) == build_context.SHORT_HASH_LENGTH and tag == context_hash(TRAINING_DIR)[: len(tag)]
     assert all(c in "0123456789abcdef" for c in tag)
 
 

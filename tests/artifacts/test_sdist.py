@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from artifacts.sdist import FIXED_MTIME, SdistError, build_sdist, normalise
+from artifacts.context import ARCHIVE_MTIME
+from artifacts.sdist import SdistError, build_sdist, normalise
 from stack.schema import PROJECT_DIR
 
 TRAINING_DIR = PROJECT_DIR / "training"
@@ -65,7 +66,7 @@ def test_headers_carry_no_time_owner_or_local_name(tmp_path):
     assert raw[3] & 0x08 == 0, "gzip header file name"
     entries = members(sdist.path)
     assert list(entries) == sorted(entries)
-    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in entries.values()} == {(FIXED_MTIME, 0, 0, "", "")}
+    assert {(m.mtime, m.uid, m.gid, m.uname, m.gname) for m in entries.values()} == {(ARCHIVE_MTIME, 0, 0, "", "")}
     assert {m.mode for m in entries.values() if m.isfile()} <= {0o644, 0o755}
     with gzip.open(sdist.path) as archive:
         assert archive.read()  # a complete, valid gzip stream
