@@ -3,7 +3,7 @@
     pulumi preview --json --stack dev > preview.json
     python -m tools.admin_guard preview.json      # exit 1, listing the changes, if an admin must apply them
 
-The deployer cannot create or change identities, roles or IAM bindings (components/ci_roles.py
+The deployer cannot create or change identities, roles or IAM bindings (stack/permissions.py
 ADMIN_TYPES); a `pulumi up` that tried would fail halfway through with a permission error. The
 deploy workflow runs this between its preview and `pulumi up`, so such a change stops before
 anything happens, with the command an admin runs instead.
